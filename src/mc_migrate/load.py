@@ -1,0 +1,280 @@
+"""The streaming pass over one table: convert, check, hash and (maybe) COPY.
+
+One function serves all three commands: ``check`` and ``verify`` scan without
+a COPY sink, ``run`` passes the open COPY.  Rows are read one at a time and
+written in ~256 KiB batches, so memory does not grow with the table size.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import psycopg
+from psycopg import sql
+
+from mc_migrate.checksum import Checksum, hash_copy_stream
+from mc_migrate.convert import NULL, SEP, ValueProblem, copy_line, excerpt
+from mc_migrate.preflight import Problem, TablePlan, _pk_text
+from mc_migrate.source import Source
+
+ProgressFn = Callable[[str, str, int, int | None], None]
+FLUSH_BYTES = 256 * 1024
+PROGRESS_EVERY = 20_000
+
+
+@dataclass
+class ScanState:
+    """Cross-table state for one pass (policies, problem sink, quarantine)."""
+
+    policies: dict[str, str]
+    problems: list[Problem] = field(default_factory=list)
+    max_problems: int = 10_000
+    counts: dict[str, int] = field(default_factory=dict)
+    unresolved: int = 0
+    quarantine: IO[str] | None = None
+    quarantined: int = 0
+    # table -> column -> raw values of rows skipped by a policy (for cascades)
+    skipped_values: dict[str, dict[str, set[object]]] = field(default_factory=dict)
+
+    def add(self, p: Problem) -> None:
+        self.counts[p.cls] = self.counts.get(p.cls, 0) + 1
+        if p.action == "error":
+            self.unresolved += 1
+        if len(self.problems) < self.max_problems:
+            self.problems.append(p)
+
+    @property
+    def failed(self) -> bool:
+        return self.unresolved > 0
+
+
+@dataclass
+class TableResult:
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_skipped: int = 0
+    rows_changed: int = 0
+    checksum: Checksum = field(default_factory=Checksum)
+    seconds: float = 0.0
+
+
+def _jsonable(v: object) -> object:
+    if isinstance(v, bytes | bytearray | memoryview):
+        return {"hex": bytes(v).hex()}
+    if isinstance(v, str):
+        return v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return v
+
+
+class _RowFixer:
+    """Slow path for one row: find every problem and apply the policies."""
+
+    def __init__(self, tp: TablePlan, state: ScanState) -> None:
+        self.tp = tp
+        self.state = state
+        self.notnull = [tp.target.columns[c].notnull for c in tp.columns]
+        self.maxlen = [tp.target.columns[c].max_length for c in tp.columns]
+
+    def fix(
+        self, row: tuple[Any, ...], pk: str, pre: list[Problem], null_cols: set[str]
+    ) -> list[str] | None:
+        """Return the fields to write, or None when the row is skipped/failed."""
+        tp, st = self.tp, self.state
+        pol = st.policies
+        found: list[Problem] = list(pre)
+        fields: list[str] = []
+        skip = any(p.action == "skip" for p in pre)
+        failed = any(p.action == "error" for p in pre)
+        for i, (conv, cname) in enumerate(zip(tp.converters, tp.columns, strict=True)):
+            v = row[i]
+            if cname in null_cols:
+                v = None
+            try:
+                out = conv(v)
+            except ValueProblem as vp:
+                out, action = self._apply(vp.cls, v, i)
+                msg = vp.message
+                if action == "null" and self.notnull[i]:
+                    action, msg = "error", msg + " (policy null impossible: NOT NULL column)"
+                found.append(Problem(tp.name, pk, cname, vp.cls, msg, excerpt(v), action))
+                if action == "error":
+                    failed = True
+                    out = NULL
+                elif action == "skip":
+                    skip = True
+                    out = NULL
+            if out is not NULL and SEP in out:
+                action = pol["nul_byte"]
+                found.append(Problem(tp.name, pk, cname, "nul_byte", "text contains NUL bytes",
+                                     excerpt(v), action))
+                if action == "strip":
+                    out = out.replace(SEP, "")
+                    n = self.maxlen[i]
+                    if n is not None and len(out) > n and pol["too_long"] == "truncate":
+                        out = out[:n]
+                elif action == "skip":
+                    skip = True
+                else:
+                    failed = True
+            if out is not NULL:
+                try:
+                    out.encode("utf-8")
+                except UnicodeEncodeError:
+                    action = pol["bad_text"]
+                    found.append(Problem(tp.name, pk, cname, "bad_text",
+                                         "text is not valid UTF-8", excerpt(v), action))
+                    if action == "replace":
+                        out = out.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                    elif action == "skip":
+                        skip = True
+                    else:
+                        failed = True
+            fields.append(out)
+        for p in found:
+            st.add(p)
+        if failed:
+            return None
+        if found and st.quarantine is not None:
+            st.quarantined += 1
+            rec = {
+                "table": tp.name,
+                "pk": pk,
+                "action": "skipped" if skip else "changed",
+                "problems": [p.to_dict() for p in found],
+                "row": {c: _jsonable(row[i]) for i, c in enumerate(tp.columns)},
+            }
+            st.quarantine.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        return None if skip else fields
+
+    def _apply(self, cls: str, v: object, i: int) -> tuple[str, str]:
+        action = self.state.policies.get(cls, "error")
+        if action == "null":
+            return NULL, action
+        if action == "truncate" and cls == "too_long":
+            s = v if isinstance(v, str) else str(v)
+            n = self.maxlen[i] or len(s)
+            return s[:n], action
+        return NULL, action
+
+
+def scan_table(
+    source: Source,
+    tp: TablePlan,
+    state: ScanState,
+    *,
+    dup_skip: set[tuple[object, ...]] | None = None,
+    dup_problems: dict[tuple[object, ...], list[Problem]] | None = None,
+    orphan_marks: dict[tuple[object, ...], list[Problem]] | None = None,
+    parent_skips: list[tuple[int, str, str]] | None = None,
+    copy: psycopg.Copy | None = None,
+    progress: ProgressFn | None = None,
+    total: int | None = None,
+) -> TableResult:
+    """Stream one table.  ``copy`` receives data only while no unresolved problem exists.
+
+    ``dup_problems``/``orphan_marks`` map a row key to its pre-found problems;
+    ``parent_skips`` lists (column position, parent table, parent column) for
+    cascading orphan detection against rows a policy skipped in the parent.
+    """
+    t0 = time.monotonic()
+    res = TableResult()
+    cs = res.checksum
+    fixer = _RowFixer(tp, state)
+    convs = tp.converters
+    ncols = len(convs)
+    keypos = tp.key_positions
+    special = dict(dup_problems or {})
+    for k, ps in (orphan_marks or {}).items():
+        special.setdefault(k, []).extend(ps)
+    cascades = [
+        (pos, state.skipped_values.get(ptable, {}).get(pcol))
+        for pos, ptable, pcol in (parent_skips or [])
+    ]
+    cascades = [(pos, vals) for pos, vals in cascades if vals]
+    # values of this table's columns referenced by FKs, remembered when a row is skipped
+    remember = state.skipped_values.get(tp.name, {})
+    remember_pos = [(tp.columns.index(c), s) for c, s in remember.items() if c in tp.columns]
+    batch: list[bytes] = []
+    size = 0
+    read = 0
+    next_progress = PROGRESS_EVERY
+    for row in source.rows(tp.source.name, tp.select):
+        read += 1
+        fields = None
+        if special or cascades:
+            key = tuple([row[i] for i in keypos])
+            pre = list(special.get(key, ()))
+            for pos, vals in cascades:
+                if row[pos] in vals:
+                    pre.append(Problem(tp.name, _pk_text(key), tp.columns[pos], "orphan",
+                                       "parent row was skipped by a policy",
+                                       excerpt(row[pos]), state.policies["orphan"]))
+            if pre:
+                null_cols = {p.column for p in pre
+                             if p.cls == "orphan" and p.action == "null" and p.column}
+                fields = fixer.fix(row, _pk_text(key), pre, null_cols)
+                if fields is None:
+                    res.rows_skipped += 1
+                    for pos, s in remember_pos:
+                        s.add(row[pos])
+                    continue
+                res.rows_changed += 1
+        if fields is None:
+            try:
+                fields = [c(v) for c, v in zip(convs, row)]  # noqa: B905 - row has key extras
+                line = SEP.join(fields)
+                if line.count(SEP) != ncols - 1:
+                    raise ValueProblem("nul_byte", "")
+                data = (copy_line(fields) + "\n").encode("utf-8")
+            except (ValueProblem, UnicodeEncodeError):
+                key = tuple([row[i] for i in keypos])
+                fields = fixer.fix(row, _pk_text(key), [], set())
+                if fields is None:
+                    res.rows_skipped += 1
+                    for pos, s in remember_pos:
+                        s.add(row[pos])
+                    continue
+                res.rows_changed += 1
+                data = (copy_line(fields) + "\n").encode("utf-8")
+        else:
+            data = (copy_line(fields) + "\n").encode("utf-8")
+        batch.append(data)
+        size += len(data)
+        if size >= FLUSH_BYTES or len(batch) >= 8192:
+            cs.add_many(batch)
+            if copy is not None and not state.failed:
+                copy.write(b"".join(batch))
+            batch = []
+            size = 0
+        if progress is not None and read >= next_progress:
+            next_progress += PROGRESS_EVERY
+            progress(tp.name, "load" if copy is not None else "scan", read, total)
+    if batch:
+        cs.add_many(batch)
+        if copy is not None and not state.failed:
+            copy.write(b"".join(batch))
+    res.rows_read = read
+    res.rows_written = cs.rows
+    res.seconds = time.monotonic() - t0
+    if progress is not None:
+        progress(tp.name, "done", read, total)
+    return res
+
+
+def copy_in_sql(tp: TablePlan) -> sql.Composed:
+    return sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(tp.name), sql.SQL(", ").join(map(sql.Identifier, tp.columns))
+    )
+
+
+def target_checksum(conn: psycopg.Connection, table: str, columns: list[str]) -> Checksum:
+    """Checksum of ``COPY (SELECT columns FROM table) TO STDOUT`` on the target."""
+    q = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table)
+    )
+    with conn.cursor() as cur, cur.copy(q) as cp:
+        return hash_copy_stream(iter(cp.read, b""))

@@ -1,0 +1,175 @@
+"""The SQLite side: open read-only, check integrity, introspect, stream rows.
+
+All reads of one step happen inside a single read transaction, so the rows
+hashed and loaded form one consistent snapshot even if the application keeps
+writing (WAL mode) or is blocked from writing (rollback journal).  A copy via
+the SQLite backup API (:func:`snapshot`) is available for operators who want
+to migrate from a frozen file instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mc_migrate.errors import SourceError
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+@dataclass
+class SourceColumn:
+    name: str
+    decl_type: str
+    notnull: bool
+    pk: int
+
+
+@dataclass
+class SourceTable:
+    name: str
+    columns: list[SourceColumn]
+    without_rowid: bool = False
+    key_columns: list[str] = field(default_factory=list)  # PK columns, or ["rowid"]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def qi(name: str) -> str:
+    """Quote an SQLite identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _surrogate_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+class Source:
+    """A read-only SQLite database held open in one read transaction."""
+
+    def __init__(self, path: str | os.PathLike[str], *, integrity: str = "full") -> None:
+        self.path = Path(path)
+        p = self.path
+        if not p.exists():
+            raise SourceError(f"SQLite file not found: {p}")
+        if not p.is_file():
+            raise SourceError(f"not a regular file: {p}")
+        try:
+            with p.open("rb") as fh:
+                head = fh.read(len(SQLITE_MAGIC))
+        except OSError as exc:
+            raise SourceError(f"cannot read {p}: {exc.strerror}") from None
+        if head != SQLITE_MAGIC:
+            raise SourceError(f"not an SQLite database: {p}")
+        self.size = p.stat().st_size
+        uri = p.resolve().as_uri() + "?mode=ro"
+        try:
+            self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            self.conn.execute("BEGIN")  # one read snapshot for the whole step
+            self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(f"cannot open SQLite database {p}: {exc}") from None
+        if integrity != "none":
+            self.check_integrity(quick=integrity == "quick")
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except sqlite3.Error:
+            pass
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def check_integrity(self, *, quick: bool = False) -> None:
+        pragma = "quick_check" if quick else "integrity_check"
+        try:
+            rows = self.conn.execute(f"PRAGMA {pragma}(5)").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(f"SQLite file is corrupt: {self.path}: {exc}") from None
+        msgs = [r[0] for r in rows]
+        if msgs != ["ok"]:
+            raise SourceError(f"SQLite file is corrupt ({pragma}): {self.path}: {msgs[0]}")
+
+    def tables(self) -> list[SourceTable]:
+        try:
+            rows = self.conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+            ).fetchall()
+            out = []
+            for name, ddl in rows:
+                cols = [
+                    SourceColumn(r[1], r[2] or "", bool(r[3]), int(r[5]))
+                    for r in self.conn.execute(f"PRAGMA table_info({qi(name)})")
+                ]
+                without_rowid = "WITHOUT ROWID" in (ddl or "").upper()
+                pks = [c.name for c in sorted(cols, key=lambda c: c.pk) if c.pk]
+                keys = pks or ["rowid"]
+                out.append(SourceTable(name, cols, without_rowid, keys))
+            return out
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(f"cannot read SQLite schema of {self.path}: {exc}") from None
+
+    def count(self, table: str) -> int:
+        return int(self.conn.execute(f"SELECT count(*) FROM {qi(table)}").fetchone()[0])
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> Iterator[tuple[object, ...]]:
+        try:
+            yield from self.conn.execute(sql, params)
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(f"SQLite read failed: {exc}") from None
+
+    def rows(self, table: str, exprs: list[str]) -> Iterator[tuple[object, ...]]:
+        """Stream rows of ``SELECT exprs FROM table`` one at a time.
+
+        Text that is not valid UTF-8 cannot be decoded by the fast default
+        text factory; on the first such row the scan restarts (same snapshot,
+        same order) with a lossless surrogate-escape decoder, skipping the rows
+        already produced, so the converter can report the bad value.
+        """
+        sql = f"SELECT {', '.join(exprs)} FROM {qi(table)}"
+        done = 0
+        try:
+            for row in self.conn.execute(sql):
+                done += 1
+                yield row
+            return
+        except sqlite3.OperationalError as exc:
+            if "decode" not in str(exc).lower():
+                raise SourceError(f"SQLite read of {table} failed: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(f"SQLite read of {table} failed: {exc}") from None
+        self.conn.text_factory = _surrogate_text
+        try:
+            cur = self.conn.execute(sql)
+            for i, row in enumerate(cur):
+                if i >= done:
+                    yield row
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(f"SQLite read of {table} failed: {exc}") from None
+        finally:
+            self.conn.text_factory = str
+
+
+def snapshot(path: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
+    """Copy a live SQLite database to ``dest`` with the online backup API."""
+    src = Source(path, integrity="none")
+    try:
+        out = sqlite3.connect(os.fspath(dest))
+        with out:
+            src.conn.backup(out)
+        out.close()
+    except sqlite3.Error as exc:
+        raise SourceError(f"SQLite backup to {dest} failed: {exc}") from None
+    finally:
+        src.close()
+    return Path(dest)
