@@ -1,19 +1,33 @@
 """Order-independent table checksums over COPY text lines.
 
-Each line (one row in PostgreSQL COPY text format, newline included) is hashed
-with BLAKE2b-64; the table checksum is the sum of those 64-bit values modulo
-2**64 together with the row count.  The engine hashes the lines it sends while
-it sends them and the lines ``COPY (SELECT ...) TO STDOUT`` returns from the
-target, so both sides are computed from the exact bytes stored.
+Each row is rendered as one line of PostgreSQL COPY text format (newline
+included).  The row hash is the first 64 bits of MD5 of that line read as a
+signed big-endian integer; the table checksum is the sum of the row hashes
+modulo 2**64 together with the row count.
+
+The engine hashes the exact lines it sends while it sends them.  On the target
+the same lines are rebuilt by PostgreSQL itself from the stored values (each
+column's output function, COPY's escaping, ``\\N`` for NULL) and hashed on the
+server with ``md5()``, so only two integers per table cross the network
+(:func:`target_sql`).  :func:`hash_copy_stream` hashes ``COPY ... TO STDOUT``
+output on the client instead; it is used when the server encoding is not
+UTF-8 and by the tests to prove both target paths agree.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from hashlib import blake2b
+from hashlib import md5
+
+from psycopg import sql
 
 MASK = (1 << 64) - 1
 _from_bytes = int.from_bytes
+
+
+def row_hash(line: bytes) -> int:
+    return _from_bytes(md5(line).digest()[:8], "big", signed=True)
 
 
 @dataclass
@@ -22,13 +36,13 @@ class Checksum:
     total: int = 0
 
     def add(self, line: bytes) -> None:
-        self.total += _from_bytes(blake2b(line, digest_size=8).digest(), "little")
+        self.total += row_hash(line)
         self.rows += 1
 
     def add_many(self, lines: list[bytes]) -> None:
-        h = blake2b
+        h = md5
         fb = _from_bytes
-        self.total += sum([fb(h(x, digest_size=8).digest(), "little") for x in lines])
+        self.total += sum([fb(h(x).digest()[:8], "big", signed=True) for x in lines])
         self.rows += len(lines)
 
     @property
@@ -44,19 +58,58 @@ class Checksum:
         return hash((self.rows, self.total & MASK))
 
 
-def hash_copy_stream(chunks: object) -> Checksum:
-    """Checksum an iterable of COPY TO data messages (one row each, usually)."""
+def hash_copy_stream(chunks: Iterable[bytes | memoryview]) -> Checksum:
+    """Checksum an iterable of COPY TO data messages."""
     cs = Checksum()
     batch: list[bytes] = []
-    for data in chunks:  # type: ignore[attr-defined]
-        b = bytes(data)
-        if b.count(b"\n") == 1 and b.endswith(b"\n"):
+    rest = b""
+    for data in chunks:
+        b = rest + bytes(data)
+        if b.endswith(b"\n") and b.count(b"\n") == 1:
             batch.append(b)
+            rest = b""
         else:
-            batch.extend(x + b"\n" for x in b.split(b"\n")[:-1])
+            parts = b.split(b"\n")
+            rest = parts.pop()
+            batch.extend(x + b"\n" for x in parts)
         if len(batch) >= 4096:
             cs.add_many(batch)
             batch = []
+    if rest:
+        batch.append(rest)
     if batch:
         cs.add_many(batch)
     return cs
+
+
+_TEXTUAL = frozenset({"varchar", "bpchar", "text", "jsonb", "json"})
+_ESCAPES = [("\\", "\\\\"), (8, "\\b"), (9, "\\t"), (10, "\\n"), (11, "\\v"), (12, "\\f"),
+            (13, "\\r")]
+
+
+def _column_expr(name: str, base: str) -> sql.Composable:
+    col = sql.Identifier(name)
+    if base == "bool":
+        e: sql.Composable = sql.SQL("CASE WHEN {} THEN 't' ELSE 'f' END").format(col)
+    else:
+        e = sql.SQL("{}::text").format(col)
+    if base in _TEXTUAL:
+        for a, b in _ESCAPES:
+            src = sql.Literal(a) if isinstance(a, str) else sql.SQL(f"chr({a})")
+            e = sql.SQL("replace({}, {}, {})").format(e, src, sql.Literal(b))
+    return sql.SQL("coalesce({}, {})").format(e, sql.Literal("\\N"))
+
+
+def target_sql(table: str, columns: list[tuple[str, str]]) -> sql.Composed:
+    """Server-side checksum query: rows and the sum of signed 64-bit MD5 prefixes."""
+    parts: list[sql.Composable] = []
+    for i, (name, base) in enumerate(columns):
+        if i:
+            parts.append(sql.SQL("chr(9)"))
+        parts.append(_column_expr(name, base))
+    parts.append(sql.SQL("chr(10)"))
+    line = sql.SQL(" || ").join(parts)
+    return sql.SQL(
+        "SELECT count(*), coalesce(sum(('x' || left(md5({}), 16))::bit(64)::bigint), 0)"
+        " FROM {}"
+    ).format(line, sql.Identifier(table))

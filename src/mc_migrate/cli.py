@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -136,6 +137,10 @@ def _print_human(report: Report, out: TextIO) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     err = sys.stderr
+    # psycopg logs "error ignored terminating <Copy>" after a lost connection; the
+    # engine already turns that into one clear line.
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
+    logging.getLogger("psycopg").propagate = False
     if not args.database_url:
         err.write("mc-migrate: error: no database URL (use --database-url or DATABASE_URL)\n")
         return EXIT_ERROR

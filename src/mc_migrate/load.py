@@ -16,7 +16,7 @@ from typing import IO, Any
 import psycopg
 from psycopg import sql
 
-from mc_migrate.checksum import Checksum, hash_copy_stream
+from mc_migrate.checksum import Checksum, hash_copy_stream, target_sql
 from mc_migrate.convert import NULL, SEP, ValueProblem, copy_line, excerpt
 from mc_migrate.preflight import Problem, TablePlan, _pk_text
 from mc_migrate.source import Source
@@ -271,10 +271,23 @@ def copy_in_sql(tp: TablePlan) -> sql.Composed:
     )
 
 
-def target_checksum(conn: psycopg.Connection, table: str, columns: list[str]) -> Checksum:
-    """Checksum of ``COPY (SELECT columns FROM table) TO STDOUT`` on the target."""
+def target_checksum_stream(
+    conn: psycopg.Connection, table: str, columns: list[str]
+) -> Checksum:
+    """Checksum of ``COPY (SELECT columns FROM table) TO STDOUT``, hashed here."""
     q = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT").format(
         sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table)
     )
     with conn.cursor() as cur, cur.copy(q) as cp:
         return hash_copy_stream(iter(cp.read, b""))
+
+
+def target_checksum(conn: psycopg.Connection, tp: TablePlan) -> Checksum:
+    """Checksum of the target table, computed by the server (see checksum.py)."""
+    enc = conn.execute("SHOW server_encoding").fetchone()
+    if not enc or str(enc[0]).upper() not in ("UTF8", "UTF-8"):
+        return target_checksum_stream(conn, tp.name, tp.columns)
+    cols = [(c, tp.target.columns[c].base) for c in tp.columns]
+    row = conn.execute(target_sql(tp.name, cols)).fetchone()
+    assert row is not None
+    return Checksum(int(row[0]), int(row[1]))

@@ -104,7 +104,8 @@ def connect(dsn: str, *, application_name: str = "mc-migrate") -> psycopg.Connec
     conn.execute(
         "SET DateStyle = 'ISO, MDY'; SET TimeZone = 'UTC'; SET client_encoding = 'UTF8';"
         " SET IntervalStyle = 'postgres'; SET extra_float_digits = 1;"
-        " SET search_path = public; SET lock_timeout = '30s'"
+        " SET search_path = public; SET lock_timeout = '30s';"
+        " SET standard_conforming_strings = on"
     )
     return conn
 

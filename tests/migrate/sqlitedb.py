@@ -94,7 +94,7 @@ def make_big(path: Path, users: int = 100, tasks: int = 200_000) -> Path:
                '2024-01-01 00:00:00' FROM c;
         WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {tasks})
         INSERT INTO tasks (id, user_id, title, description, tags, created_at, updated_at)
-        SELECT x, 1 + x % {users}, 'Task ' || x, hex(randomblob(300)), '["t' || (x % 7) || '"]',
+        SELECT x, 1 + x % {users}, 'Task ' || x, hex(randomblob(60)), '["t' || (x % 7) || '"]',
                datetime(1700000000 + x, 'unixepoch'), 1700000000 + x FROM c;
     """)
     conn.commit()

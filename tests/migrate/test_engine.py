@@ -150,3 +150,20 @@ def test_verify_detects_extra_row(small_db: Path, db_url: str) -> None:
         conn.execute("INSERT INTO oauth_states (state, provider) VALUES ('zz', 'g')")
     rep = engine.verify(small_db, db_url)
     assert rep.status == "mismatch" and rep.table("oauth_states").target_rows == 2
+
+
+def test_server_checksum_equals_streamed(small_db: Path, db_url: str) -> None:
+    from mc_migrate.load import target_checksum, target_checksum_stream
+    from mc_migrate.preflight import build_plan
+    from mc_migrate.source import Source
+    from mc_migrate.target import connect, introspect
+
+    assert engine.run(small_db, db_url).ok
+    with Source(small_db) as src:
+        conn = connect(db_url)
+        plan = build_plan(src.tables(), introspect(conn))
+        for tp in plan.tables:
+            a = target_checksum(conn, tp)
+            b = target_checksum_stream(conn, tp.name, tp.columns)
+            assert a == b and a.rows > 0
+        conn.close()
