@@ -83,8 +83,15 @@ def hash_copy_stream(chunks: Iterable[bytes | memoryview]) -> Checksum:
 
 
 _TEXTUAL = frozenset({"varchar", "bpchar", "text", "jsonb", "json"})
-_ESCAPES = [("\\", "\\\\"), (8, "\\b"), (9, "\\t"), (10, "\\n"), (11, "\\v"), (12, "\\f"),
-            (13, "\\r")]
+_ESCAPES = [
+    ("\\", "\\\\"),
+    (8, "\\b"),
+    (9, "\\t"),
+    (10, "\\n"),
+    (11, "\\v"),
+    (12, "\\f"),
+    (13, "\\r"),
+]
 
 
 def _column_expr(name: str, base: str) -> sql.Composable:
@@ -110,6 +117,5 @@ def target_sql(table: str, columns: list[tuple[str, str]]) -> sql.Composed:
     parts.append(sql.SQL("chr(10)"))
     line = sql.SQL(" || ").join(parts)
     return sql.SQL(
-        "SELECT count(*), coalesce(sum(('x' || left(md5({}), 16))::bit(64)::bigint), 0)"
-        " FROM {}"
+        "SELECT count(*), coalesce(sum(('x' || left(md5({}), 16))::bit(64)::bigint), 0) FROM {}"
     ).format(line, sql.Identifier(table))

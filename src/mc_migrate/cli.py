@@ -38,8 +38,11 @@ class ProgressBar:
         if table != self.table:
             self.table, self.t0 = table, now
         if phase in ("indexes", "verify"):
-            self.stream.write(f"\r\x1b[K{phase}...\n" if phase == "verify" else
-                              f"\r\x1b[Kbuilding indexes and foreign keys...\n")
+            self.stream.write(
+                f"\r\x1b[K{phase}...\n"
+                if phase == "verify"
+                else "\r\x1b[Kbuilding indexes and foreign keys...\n"
+            )
             self.stream.flush()
             return
         if phase != "done" and now - self.last < 0.2:
@@ -52,8 +55,9 @@ class ProgressBar:
             frac = min(done / total, 1.0)
             bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
             eta = (total - done) / rate if rate > 0 else 0.0
-            text = (f"{table:<14} [{bar}] {done:>10,}/{total:,} {rate:>10,.0f} rows/s "
-                    f"ETA {eta:5.1f}s")
+            text = (
+                f"{table:<14} [{bar}] {done:>10,}/{total:,} {rate:>10,.0f} rows/s ETA {eta:5.1f}s"
+            )
         else:
             text = f"{table:<14} {done:>10,} rows {rate:>10,.0f} rows/s"
         end = "\n" if phase == "done" else ""
@@ -77,40 +81,76 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in helps.items():
         sp = sub.add_parser(name, help=text, description=text)
         sp.add_argument("--sqlite", required=True, metavar="PATH", help="SQLite database file")
-        sp.add_argument("--database-url", metavar="URL", default=os.environ.get("DATABASE_URL"),
-                        help="PostgreSQL URL (default: $DATABASE_URL)")
+        sp.add_argument(
+            "--database-url",
+            metavar="URL",
+            default=os.environ.get("DATABASE_URL"),
+            help="PostgreSQL URL (default: $DATABASE_URL)",
+        )
         sp.add_argument("--json", action="store_true", help="print the report as JSON")
-        sp.add_argument("--policy", action="append", default=[], metavar="CLASS=ACTION",
-                        help=f"problem policy (default error). {classes}")
-        sp.add_argument("--quarantine", metavar="PATH",
-                        help="JSON-lines file for rows changed or skipped by a policy "
-                             "(default: SQLITE.quarantine.jsonl)")
+        sp.add_argument(
+            "--policy",
+            action="append",
+            default=[],
+            metavar="CLASS=ACTION",
+            help=f"problem policy (default error). {classes}",
+        )
+        sp.add_argument(
+            "--quarantine",
+            metavar="PATH",
+            help="JSON-lines file for rows changed or skipped by a policy "
+            "(default: SQLITE.quarantine.jsonl)",
+        )
         sp.add_argument("--skip-table", action="append", default=[], metavar="TABLE")
         sp.add_argument("--skip-column", action="append", default=[], metavar="TABLE.COLUMN")
         sp.add_argument("--schema", metavar="PATH", help="schema SQL file (default: bundled)")
-        sp.add_argument("--integrity", choices=["full", "quick", "none"], default="full",
-                        help="SQLite integrity check before reading (default: full)")
+        sp.add_argument(
+            "--integrity",
+            choices=["full", "quick", "none"],
+            default="full",
+            help="SQLite integrity check before reading (default: full)",
+        )
         if name in ("run", "check"):
-            sp.add_argument("--replace", action="store_true",
-                            help="replace a non-empty target that differs from the source")
+            sp.add_argument(
+                "--replace",
+                action="store_true",
+                help="replace a non-empty target that differs from the source",
+            )
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
 
 def _fmt_table(report: Report) -> str:
-    head = ("table", "rows", "written", "skipped", "source checksum", "target checksum",
-            "match", "seconds", "rows/s", "status")
+    head = (
+        "table",
+        "rows",
+        "written",
+        "skipped",
+        "source checksum",
+        "target checksum",
+        "match",
+        "seconds",
+        "rows/s",
+        "status",
+    )
     rows = [head]
     for t in report.tables:
-        rows.append((
-            t.table, f"{t.source_rows:,}", f"{t.rows_written:,}", f"{t.rows_skipped:,}",
-            t.source_checksum or "-", t.target_checksum or "-",
-            {True: "yes", False: "NO", None: "-"}[t.match], f"{t.seconds:.2f}",
-            f"{t.rows_per_second:,.0f}", t.status,
-        ))
+        rows.append(
+            (
+                t.table,
+                f"{t.source_rows:,}",
+                f"{t.rows_written:,}",
+                f"{t.rows_skipped:,}",
+                t.source_checksum or "-",
+                t.target_checksum or "-",
+                {True: "yes", False: "NO", None: "-"}[t.match],
+                f"{t.seconds:.2f}",
+                f"{t.rows_per_second:,.0f}",
+                t.status,
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-             for r in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -162,8 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     except MigrationError as exc:
         err.write(f"mc-migrate: error: {redact(str(exc))}\n")
         if args.json:
-            print(json.dumps({"ok": False, "status": "error", "error": str(exc),
-                              "kind": exc.kind}))
+            print(json.dumps({"ok": False, "status": "error", "error": str(exc), "kind": exc.kind}))
         return EXIT_ERROR
     except KeyboardInterrupt:
         err.write("mc-migrate: error: interrupted; nothing was committed\n")

@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from mc_migrate.target import TargetColumn
@@ -48,8 +48,19 @@ INT_RANGES = {
     "int8": (-(2**63), 2**63 - 1),
 }
 SUPPORTED = frozenset(
-    {"int2", "int4", "int8", "bool", "varchar", "bpchar", "text", "jsonb", "json",
-     "timestamp", "timestamptz"}
+    {
+        "int2",
+        "int4",
+        "int8",
+        "bool",
+        "varchar",
+        "bpchar",
+        "text",
+        "jsonb",
+        "json",
+        "timestamp",
+        "timestamptz",
+    }
 )
 
 
@@ -390,8 +401,13 @@ def excerpt(v: object, limit: int = 60) -> str:
 
 # --------------------------------------------------------- COPY escaping ----
 _ESCAPES = (
-    ("\\", "\\\\"), ("\b", "\\b"), ("\t", "\\t"), ("\n", "\\n"),
-    ("\v", "\\v"), ("\f", "\\f"), ("\r", "\\r"),
+    ("\\", "\\\\"),
+    ("\b", "\\b"),
+    ("\t", "\\t"),
+    ("\n", "\\n"),
+    ("\v", "\\v"),
+    ("\f", "\\f"),
+    ("\r", "\\r"),
 )
 
 

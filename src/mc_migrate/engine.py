@@ -154,16 +154,12 @@ def _finish_problems(report: Report, state: ScanState) -> None:
     report.quarantined_rows = state.quarantined
 
 
-def _prechecks(
-    src: Source, plan: Plan, state: ScanState
-) -> dict[str, dict[str, Any]]:
+def _prechecks(src: Source, plan: Plan, state: ScanState) -> dict[str, dict[str, Any]]:
     """SQL-side checks (duplicates, orphans) and cascade wiring, per table."""
     out: dict[str, dict[str, Any]] = {}
     for fk in plan.foreign_keys:
         if len(fk.columns) == 1 and plan.table(fk.ref_table) is not None:
-            state.skipped_values.setdefault(fk.ref_table, {}).setdefault(
-                fk.ref_columns[0], set()
-            )
+            state.skipped_values.setdefault(fk.ref_table, {}).setdefault(fk.ref_columns[0], set())
     for tp in plan.tables:
         dups, _skip = find_duplicates(src, tp, state.policies["duplicate"])
         orphans, _marks = find_orphans(src, plan, tp, state.policies["orphan"])
@@ -173,7 +169,9 @@ def _prechecks(
         parent_skips = [
             (tp.columns.index(fk.columns[0]), fk.ref_table, fk.ref_columns[0])
             for fk in plan.foreign_keys
-            if fk.table == tp.name and len(fk.columns) == 1 and fk.columns[0] in tp.columns
+            if fk.table == tp.name
+            and len(fk.columns) == 1
+            and fk.columns[0] in tp.columns
             and plan.table(fk.ref_table) is not None
         ]
         out[tp.name] = {"problems": by_key, "parent_skips": parent_skips}
@@ -191,10 +189,13 @@ def _scan_all(
     for tp in plan.tables:
         total = src.count(tp.source.name) if progress else None
         results[tp.name] = scan_table(
-            src, tp, state,
+            src,
+            tp,
+            state,
             dup_problems=pre[tp.name]["problems"],
             parent_skips=pre[tp.name]["parent_skips"],
-            progress=progress, total=total,
+            progress=progress,
+            total=total,
         )
     return results
 
@@ -375,9 +376,7 @@ def _run_in_tx(
         _table_reports(report, plan, results, "problems")
         _finish_problems(report, state)
         report.status, report.ok = "problems", False
-        report.message = (
-            f"{state.unresolved} problem(s) found; nothing was written to the target"
-        )
+        report.message = f"{state.unresolved} problem(s) found; nothing was written to the target"
         raise _Abort
 
     nonempty = [tp.name for tp in plan.tables if not is_empty(conn, tp.name)]
@@ -420,8 +419,11 @@ def _run_in_tx(
     fks = [fk for fk in plan.foreign_keys if fk.table in names]
     idx = [i for i in introspect(conn).indexes if i.table in names and not i.constraint]
     for fk in fks:
-        conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-            sql.Identifier(fk.table), sql.Identifier(fk.name)))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                sql.Identifier(fk.table), sql.Identifier(fk.name)
+            )
+        )
     for i in idx:
         conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(i.name)))
     t = _phase(report, "drop_indexes", t)
@@ -456,15 +458,20 @@ def _run_in_tx(
     for i in idx:
         conn.execute(i.definition.encode())
     for fk in fks:
-        conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
-            sql.Identifier(fk.table), sql.Identifier(fk.name)) + sql.SQL(fk.definition))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
+                sql.Identifier(fk.table), sql.Identifier(fk.name)
+            )
+            + sql.SQL(fk.definition)
+        )
     for tp in plan.tables:
         for cname in tp.columns:
             seq = tp.target.columns[cname].serial_seq
             if seq:
                 conn.execute(
                     sql.SQL("SELECT setval(%s, COALESCE(max({}), 0) + 1, false) FROM {}").format(
-                        sql.Identifier(cname), sql.Identifier(tp.name)),
+                        sql.Identifier(cname), sql.Identifier(tp.name)
+                    ),
                     (seq,),
                 )
     t = _phase(report, "indexes", t)
@@ -489,7 +496,10 @@ def _run_in_tx(
         "INSERT INTO mc_migration (source_path, source_size, schema_version, engine_version,"
         " tables) VALUES (%s, %s, %s, %s, %s::jsonb)",
         (
-            str(src.path.resolve()), src.size, schema.version, __version__,
+            str(src.path.resolve()),
+            src.size,
+            schema.version,
+            __version__,
             _tables_json(report),
         ),
     )
@@ -504,10 +514,12 @@ def _run_in_tx(
 def _tables_json(report: Report) -> str:
     import json
 
-    return json.dumps({
-        tr.table: {"rows": tr.rows_written, "checksum": tr.source_checksum}
-        for tr in report.tables
-    })
+    return json.dumps(
+        {
+            tr.table: {"rows": tr.rows_written, "checksum": tr.source_checksum}
+            for tr in report.tables
+        }
+    )
 
 
 def _scan_one(
@@ -520,10 +532,14 @@ def _scan_one(
     total: int | None,
 ) -> TableResult:
     return scan_table(
-        src, tp, state,
+        src,
+        tp,
+        state,
         dup_problems=pre[tp.name]["problems"],
         parent_skips=pre[tp.name]["parent_skips"],
-        copy=copy, progress=progress, total=total,
+        copy=copy,
+        progress=progress,
+        total=total,
     )
 
 

@@ -109,8 +109,17 @@ class _RowFixer:
                     out = NULL
             if out is not NULL and SEP in out:
                 action = pol["nul_byte"]
-                found.append(Problem(tp.name, pk, cname, "nul_byte", "text contains NUL bytes",
-                                     excerpt(v), action))
+                found.append(
+                    Problem(
+                        tp.name,
+                        pk,
+                        cname,
+                        "nul_byte",
+                        "text contains NUL bytes",
+                        excerpt(v),
+                        action,
+                    )
+                )
                 if action == "strip":
                     out = out.replace(SEP, "")
                     n = self.maxlen[i]
@@ -125,8 +134,17 @@ class _RowFixer:
                     out.encode("utf-8")
                 except UnicodeEncodeError:
                     action = pol["bad_text"]
-                    found.append(Problem(tp.name, pk, cname, "bad_text",
-                                         "text is not valid UTF-8", excerpt(v), action))
+                    found.append(
+                        Problem(
+                            tp.name,
+                            pk,
+                            cname,
+                            "bad_text",
+                            "text is not valid UTF-8",
+                            excerpt(v),
+                            action,
+                        )
+                    )
                     if action == "replace":
                         out = out.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
                     elif action == "skip":
@@ -210,12 +228,21 @@ def scan_table(
             pre = list(special.get(key, ()))
             for pos, vals in cascades:
                 if row[pos] in vals:
-                    pre.append(Problem(tp.name, _pk_text(key), tp.columns[pos], "orphan",
-                                       "parent row was skipped by a policy",
-                                       excerpt(row[pos]), state.policies["orphan"]))
+                    pre.append(
+                        Problem(
+                            tp.name,
+                            _pk_text(key),
+                            tp.columns[pos],
+                            "orphan",
+                            "parent row was skipped by a policy",
+                            excerpt(row[pos]),
+                            state.policies["orphan"],
+                        )
+                    )
             if pre:
-                null_cols = {p.column for p in pre
-                             if p.cls == "orphan" and p.action == "null" and p.column}
+                null_cols = {
+                    p.column for p in pre if p.cls == "orphan" and p.action == "null" and p.column
+                }
                 fields = fixer.fix(row, _pk_text(key), pre, null_cols)
                 if fields is None:
                     res.rows_skipped += 1
@@ -271,9 +298,7 @@ def copy_in_sql(tp: TablePlan) -> sql.Composed:
     )
 
 
-def target_checksum_stream(
-    conn: psycopg.Connection, table: str, columns: list[str]
-) -> Checksum:
+def target_checksum_stream(conn: psycopg.Connection, table: str, columns: list[str]) -> Checksum:
     """Checksum of ``COPY (SELECT columns FROM table) TO STDOUT``, hashed here."""
     q = sql.SQL("COPY (SELECT {} FROM {}) TO STDOUT").format(
         sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table)

@@ -40,8 +40,14 @@ POLICY_ACTIONS: dict[str, frozenset[str]] = {
     "duplicate": frozenset({"error", "skip"}),
     "orphan": frozenset({"error", "skip", "null"}),
 }
-POLICY_ALIASES = {"orphans": "orphan", "duplicates": "duplicate", "nul": "nul_byte",
-                  "json": "bad_json", "timestamp": "bad_timestamp", "length": "too_long"}
+POLICY_ALIASES = {
+    "orphans": "orphan",
+    "duplicates": "duplicate",
+    "nul": "nul_byte",
+    "json": "bad_json",
+    "timestamp": "bad_timestamp",
+    "length": "too_long",
+}
 MAPPING_CLASSES = ("unmapped_table", "unmapped_column", "missing_column", "unsupported_type")
 
 
@@ -76,8 +82,8 @@ def parse_policies(items: Iterable[str] | dict[str, str] | None) -> dict[str, st
     out = dict.fromkeys(POLICY_ACTIONS, "error")
     if not items:
         return out
-    pairs = items.items() if isinstance(items, dict) else (
-        (i.split("=", 1) + [""])[:2] for i in items
+    pairs = (
+        items.items() if isinstance(items, dict) else ([*i.split("=", 1), ""][:2] for i in items)
     )
     for cls, action in pairs:
         cls = POLICY_ALIASES.get(cls.strip(), cls.strip())
@@ -130,8 +136,14 @@ class Plan:
 
 
 def _fk_order(names: list[str], fks: list[ForeignKey]) -> list[str]:
-    deps = {n: {fk.ref_table for fk in fks if fk.table == n and fk.ref_table in names
-                and fk.ref_table != n} for n in names}
+    deps = {
+        n: {
+            fk.ref_table
+            for fk in fks
+            if fk.table == n and fk.ref_table in names and fk.ref_table != n
+        }
+        for n in names
+    }
     out: list[str] = []
     while deps:
         ready = sorted(n for n, d in deps.items() if not (d - set(out)))
@@ -170,16 +182,24 @@ def build_plan(
             continue
         tt = target.tables.get(st.name)
         if tt is None or st.name in BOOKKEEPING_TABLES:
-            problems.append(Problem(st.name, None, None, "unmapped_table",
-                                    "SQLite table has no target table"))
+            problems.append(
+                Problem(st.name, None, None, "unmapped_table", "SQLite table has no target table")
+            )
             continue
         cols: list[str] = []
         for sc in st.columns:
             if (st.name, sc.name) in skip_c:
                 continue
             if sc.name not in tt.columns:
-                problems.append(Problem(st.name, None, sc.name, "unmapped_column",
-                                        "SQLite column has no target column"))
+                problems.append(
+                    Problem(
+                        st.name,
+                        None,
+                        sc.name,
+                        "unmapped_column",
+                        "SQLite column has no target column",
+                    )
+                )
                 continue
             cols.append(sc.name)
         defaults = []
@@ -188,16 +208,29 @@ def build_plan(
         for cname, tc in tt.columns.items():
             if cname in cols:
                 if tc.base not in SUPPORTED:
-                    problems.append(Problem(st.name, None, cname, "unsupported_type",
-                                            f"target type {tc.type} is not supported"))
+                    problems.append(
+                        Problem(
+                            st.name,
+                            None,
+                            cname,
+                            "unsupported_type",
+                            f"target type {tc.type} is not supported",
+                        )
+                    )
                     continue
                 convs.append(make_converter(tc))
             else:
                 defaults.append(cname)
                 if tc.notnull and not tc.has_default:
-                    problems.append(Problem(st.name, None, cname, "missing_column",
-                                            "NOT NULL target column has no SQLite column "
-                                            "and no default"))
+                    problems.append(
+                        Problem(
+                            st.name,
+                            None,
+                            cname,
+                            "missing_column",
+                            "NOT NULL target column has no SQLite column and no default",
+                        )
+                    )
         if len(convs) != len(ordered):
             continue
         keys = list(st.key_columns)
@@ -249,11 +282,20 @@ def find_duplicates(
                 first[val] = _pk_text(key)
                 continue
             skip.add(key)
-            problems.append((key, Problem(
-                st.name, _pk_text(key), ",".join(ucols), "duplicate",
-                f"duplicate value for unique key {cname} (first at pk={first[val]})",
-                _pk_text(val)[:60], policy,
-            )))
+            problems.append(
+                (
+                    key,
+                    Problem(
+                        st.name,
+                        _pk_text(key),
+                        ",".join(ucols),
+                        "duplicate",
+                        f"duplicate value for unique key {cname} (first at pk={first[val]})",
+                        _pk_text(val)[:60],
+                        policy,
+                    ),
+                )
+            )
     return problems, skip
 
 
@@ -284,10 +326,19 @@ def find_orphans(
         for row in source.query(q):
             key = tuple(row[:nk])
             marks.setdefault(key, []).extend(fk.columns)
-            problems.append((key, Problem(
-                st.name, _pk_text(key), ",".join(fk.columns), "orphan",
-                f"no {fk.ref_table} row with {','.join(fk.ref_columns)}="
-                f"{_pk_text(tuple(row[nk:]))}",
-                _pk_text(tuple(row[nk:]))[:60], policy,
-            )))
+            problems.append(
+                (
+                    key,
+                    Problem(
+                        st.name,
+                        _pk_text(key),
+                        ",".join(fk.columns),
+                        "orphan",
+                        f"no {fk.ref_table} row with {','.join(fk.ref_columns)}="
+                        f"{_pk_text(tuple(row[nk:]))}",
+                        _pk_text(tuple(row[nk:]))[:60],
+                        policy,
+                    ),
+                )
+            )
     return problems, marks

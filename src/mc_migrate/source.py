@@ -9,6 +9,7 @@ to migrate from a frozen file instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -69,7 +70,9 @@ class Source:
         self.size = p.stat().st_size
         uri = p.resolve().as_uri() + "?mode=ro"
         try:
-            self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            self.conn = sqlite3.connect(
+                uri, uri=True, isolation_level=None, check_same_thread=False
+            )
             self.conn.execute("BEGIN")  # one read snapshot for the whole step
             self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -78,10 +81,8 @@ class Source:
             self.check_integrity(quick=integrity == "quick")
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(sqlite3.Error):
             self.conn.close()
-        except sqlite3.Error:
-            pass
 
     def __enter__(self) -> Source:
         return self

@@ -79,8 +79,15 @@ def explain_connect_error(exc: BaseException, dsn: str) -> str:
         return f"the server at {where} refuses this client (pg_hba.conf)"
     if any(
         k in low
-        for k in ("connection refused", "could not connect", "timeout", "timed out",
-                  "could not translate host", "name or service not known", "no route")
+        for k in (
+            "connection refused",
+            "could not connect",
+            "timeout",
+            "timed out",
+            "could not translate host",
+            "name or service not known",
+            "no route",
+        )
     ):
         return f"cannot reach PostgreSQL server at {where}: {msg.split(':')[-1].strip()}"
     return f"cannot connect to PostgreSQL at {where}: {redact(msg)}"
@@ -161,8 +168,7 @@ def apply_schema(conn: psycopg.Connection, schema: SchemaFile) -> None:
         current = row[0] if row else None
         if current is not None and current > schema.version:
             raise TargetError(
-                f"target schema version {current} is newer than this schema file "
-                f"({schema.version})"
+                f"target schema version {current} is newer than this schema file ({schema.version})"
             )
         conn.execute(
             "INSERT INTO mc_schema_version (version, sha256) VALUES (%s, %s) "

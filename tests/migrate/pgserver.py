@@ -22,8 +22,9 @@ ADMIN_PASSWORD = "admin-secret"
 
 
 def pg_bindir() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(p.split("/")[4]))
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
+    )
     if not found:
         raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql")
     return Path(found[-1]).parent
@@ -44,19 +45,76 @@ def _as_postgres(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[st
 def make_certs(dirpath: Path) -> dict[str, Path]:
     """A throwaway CA, a server cert for localhost/127.0.0.1, and a second (wrong) CA."""
     d = dirpath
+
     def ssl(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
-    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=mc-test-ca",
-        "-keyout", "ca.key", "-out", "ca.crt")
-    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=wrong-ca",
-        "-keyout", "wrong.key", "-out", "wrong.crt")
-    ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-        "-keyout", "server.key", "-out", "server.csr")
+
+    ssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=mc-test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    )
+    ssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=wrong-ca",
+        "-keyout",
+        "wrong.key",
+        "-out",
+        "wrong.crt",
+    )
+    ssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    )
     (d / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-        "-CAcreateserial", "-days", "2", "-out", "server.crt", "-extfile", "ext.cnf")
-    return {"ca": d / "ca.crt", "wrong_ca": d / "wrong.crt",
-            "cert": d / "server.crt", "key": d / "server.key"}
+    ssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        "server.crt",
+        "-extfile",
+        "ext.cnf",
+    )
+    return {
+        "ca": d / "ca.crt",
+        "wrong_ca": d / "wrong.crt",
+        "cert": d / "server.crt",
+        "key": d / "server.key",
+    }
 
 
 @dataclass
@@ -68,8 +126,9 @@ class PgServer:
     ssl: bool = False
 
     @classmethod
-    def start(cls, *, fast: bool = True, ssl: bool = True,
-              extra: dict[str, str] | None = None) -> PgServer:
+    def start(
+        cls, *, fast: bool = True, ssl: bool = True, extra: dict[str, str] | None = None
+    ) -> PgServer:
         bindir = pg_bindir()
         base = Path(tempfile.mkdtemp(prefix="mc-pg-"))
         os.chmod(base, 0o755)
@@ -81,12 +140,28 @@ class PgServer:
             shutil.chown(base, "postgres")
             shutil.chown(sock, "postgres")
             shutil.chown(pwfile, "postgres")
-        _as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
-                      "--auth-local=trust", "--auth-host=scram-sha-256",
-                      f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8"])
+        _as_postgres(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ]
+        )
         port = free_port()
-        conf = {"listen_addresses": "'127.0.0.1'", "port": str(port),
-                "unix_socket_directories": f"'{sock}'", "max_connections": "50"}
+        conf = {
+            "listen_addresses": "'127.0.0.1'",
+            "port": str(port),
+            "unix_socket_directories": f"'{sock}'",
+            "max_connections": "50",
+        }
         if fast:
             conf.update(fsync="off", synchronous_commit="off", full_page_writes="off")
         if ssl:
@@ -137,8 +212,10 @@ class PgServer:
     def wait_ready(self, timeout: float = 30) -> None:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            r = subprocess.run([str(self.bindir / "pg_isready"), "-h", str(self.sockdir),
-                                "-p", str(self.port)], capture_output=True)
+            r = subprocess.run(
+                [str(self.bindir / "pg_isready"), "-h", str(self.sockdir), "-p", str(self.port)],
+                capture_output=True,
+            )
             if r.returncode == 0:
                 return
             time.sleep(0.2)

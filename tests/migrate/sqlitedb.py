@@ -53,24 +53,42 @@ CREATE INDEX idx_tasks_user ON tasks(user_id);
 
 
 def user(i: int, **kw: Any) -> dict[str, Any]:
-    row = {"id": i, "email": f"user{i}@example.com", "name": f"User {i}",
-           "provider": "github", "provider_id": str(1000 + i),
-           "settings": '{"theme": "dark"}', "created_at": "2024-01-02 03:04:05",
-           "updated_at": "2024-01-02 03:04:05"}
+    row = {
+        "id": i,
+        "email": f"user{i}@example.com",
+        "name": f"User {i}",
+        "provider": "github",
+        "provider_id": str(1000 + i),
+        "settings": '{"theme": "dark"}',
+        "created_at": "2024-01-02 03:04:05",
+        "updated_at": "2024-01-02 03:04:05",
+    }
     row.update(kw)
     return row
 
 
 def task(i: int, user_id: int = 1, **kw: Any) -> dict[str, Any]:
-    row = {"id": i, "user_id": user_id, "title": f"Task {i}", "description": "do it",
-           "status": "backlog", "priority": "medium", "tags": '["a", "b"]',
-           "created_at": "2024-02-03 04:05:06", "updated_at": "2024-02-03 04:05:06"}
+    row = {
+        "id": i,
+        "user_id": user_id,
+        "title": f"Task {i}",
+        "description": "do it",
+        "status": "backlog",
+        "priority": "medium",
+        "tags": '["a", "b"]',
+        "created_at": "2024-02-03 04:05:06",
+        "updated_at": "2024-02-03 04:05:06",
+    }
     row.update(kw)
     return row
 
 
-def make_db(path: Path, tables: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
-            *, schema: str = SCHEMA) -> Path:
+def make_db(
+    path: Path,
+    tables: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
+    *,
+    schema: str = SCHEMA,
+) -> Path:
     conn = sqlite3.connect(path)
     conn.executescript(schema)
     for table, rows in (tables or {}).items():

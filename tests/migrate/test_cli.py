@@ -20,25 +20,37 @@ from sqlitedb import make_big, make_db, task, user
 from mc_migrate import engine
 
 
-def cli(*args: str, env: dict[str, str] | None = None,
-        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     e = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     e.pop("DATABASE_URL", None)
     e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "mc_migrate", *args], capture_output=True,
-                          text=True, env=e, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "mc_migrate", *args],
+        capture_output=True,
+        text=True,
+        env=e,
+        timeout=timeout,
+    )
 
 
 def spawn(*args: str) -> subprocess.Popen[str]:
     e = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    return subprocess.Popen([sys.executable, "-m", "mc_migrate", *args], env=e, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "mc_migrate", *args],
+        env=e,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 @pytest.fixture
 def src(tmp_path: Path) -> Path:
-    return make_db(tmp_path / "mc.db", {"users": [user(1), user(2)],
-                                         "tasks": [task(1), task(2, user_id=2)]})
+    return make_db(
+        tmp_path / "mc.db", {"users": [user(1), user(2)], "tasks": [task(1), task(2, user_id=2)]}
+    )
 
 
 def one_error_line(proc: subprocess.CompletedProcess[str], needle: str) -> None:
@@ -73,15 +85,18 @@ def test_problems_exit_1(tmp_path: Path, db_url: str) -> None:
 
 
 def test_missing_file(db_url: str, tmp_path: Path) -> None:
-    one_error_line(cli("check", "--sqlite", str(tmp_path / "nope.db"), "--database-url", db_url),
-                   "SQLite file not found")
+    one_error_line(
+        cli("check", "--sqlite", str(tmp_path / "nope.db"), "--database-url", db_url),
+        "SQLite file not found",
+    )
 
 
 def test_not_sqlite(db_url: str, tmp_path: Path) -> None:
     f = tmp_path / "x.db"
     f.write_text("hello, I am a text file\n" * 100)
-    one_error_line(cli("run", "--sqlite", str(f), "--database-url", db_url),
-                   "not an SQLite database")
+    one_error_line(
+        cli("run", "--sqlite", str(f), "--database-url", db_url), "not an SQLite database"
+    )
 
 
 def test_corrupt_sqlite(db_url: str, tmp_path: Path) -> None:
@@ -89,7 +104,7 @@ def test_corrupt_sqlite(db_url: str, tmp_path: Path) -> None:
     data = bytearray(f.read_bytes())
     page = 4096
     for pg in range(3, len(data) // page, 2):
-        data[pg * page + 100: pg * page + 400] = os.urandom(300)
+        data[pg * page + 100 : pg * page + 400] = os.urandom(300)
     f.write_bytes(bytes(data))
     p = cli("run", "--sqlite", str(f), "--database-url", db_url)
     one_error_line(p, "corrupt")
@@ -102,8 +117,10 @@ def test_no_url(src: Path) -> None:
 
 def test_unreachable_server(src: Path) -> None:
     url = f"postgresql://u:pw@127.0.0.1:{free_port()}/db"
-    one_error_line(cli("check", "--sqlite", str(src), "--database-url", url),
-                   "cannot reach PostgreSQL server at 127.0.0.1")
+    one_error_line(
+        cli("check", "--sqlite", str(src), "--database-url", url),
+        "cannot reach PostgreSQL server at 127.0.0.1",
+    )
 
 
 def test_wrong_password(src: Path, cluster: Cluster, dbname: str) -> None:
@@ -132,8 +149,7 @@ def test_tls_verify_full(src: Path, cluster: Cluster, dbname: str) -> None:
 def test_tls_wrong_ca(src: Path, cluster: Cluster, dbname: str) -> None:
     _tls_cluster(cluster)
     assert cluster.server is not None
-    url = cluster.owner_url(dbname, sslmode="verify-full",
-                            sslrootcert=str(cluster.server.wrong_ca))
+    url = cluster.owner_url(dbname, sslmode="verify-full", sslrootcert=str(cluster.server.wrong_ca))
     p = cli("run", "--sqlite", str(src), "--database-url", url)
     one_error_line(p, "TLS failure")
     assert OWNER_PASSWORD not in p.stderr
@@ -141,6 +157,7 @@ def test_tls_wrong_ca(src: Path, cluster: Cluster, dbname: str) -> None:
 
 def test_concurrent_cli_refuses(src: Path, db_url: str) -> None:
     from mc_migrate.target import LOCK_KEY
+
     with psycopg.connect(db_url) as other:
         other.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         p = cli("run", "--sqlite", str(src), "--database-url", db_url)
@@ -160,7 +177,8 @@ def _wait_for_copy(admin_url: str, dbname: str, proc: subprocess.Popen[str]) -> 
             row = conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s AND query LIKE 'COPY%%' "
                 "AND query LIKE '%%FROM STDIN%%' AND application_name = 'mc-migrate'",
-                (dbname,)).fetchone()
+                (dbname,),
+            ).fetchone()
             if row:
                 time.sleep(0.3)  # let some rows flow
                 return int(row[0])
@@ -173,8 +191,11 @@ def _wait_gone(admin_url: str, dbname: str) -> None:
     deadline = time.monotonic() + 30
     with psycopg.connect(admin_url, autocommit=True) as conn:
         while time.monotonic() < deadline:
-            n = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
-                             "AND application_name = 'mc-migrate'", (dbname,)).fetchone()[0]
+            n = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                "AND application_name = 'mc-migrate'",
+                (dbname,),
+            ).fetchone()[0]
             if n == 0:
                 return
             time.sleep(0.05)
@@ -193,13 +214,12 @@ def test_sigkill_mid_load(big_db: Path, db_url: str, admin_url: str, dbname: str
     assert engine.verify(big_db, db_url).ok
 
 
-def test_connection_drop_mid_load(big_db: Path, db_url: str, admin_url: str,
-                                  dbname: str) -> None:
+def test_connection_drop_mid_load(big_db: Path, db_url: str, admin_url: str, dbname: str) -> None:
     proc = spawn("run", "--sqlite", str(big_db), "--database-url", db_url, "--integrity", "none")
     pid = _wait_for_copy(admin_url, dbname, proc)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2, err
     assert err.startswith("mc-migrate: error: lost the PostgreSQL connection"), err
     assert len(err.strip().splitlines()) == 1

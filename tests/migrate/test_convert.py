@@ -46,8 +46,18 @@ def test_timestamp_forms(value: object, expected: str) -> None:
     assert TS(value) == expected
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2024-13-01 00:00:00", "2024-02-30",
-                                   "2024-01-02 25:00:00", "", b"\x00", float("nan")])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "yesterday",
+        "2024-13-01 00:00:00",
+        "2024-02-30",
+        "2024-01-02 25:00:00",
+        "",
+        b"\x00",
+        float("nan"),
+    ],
+)
 def test_timestamp_rejects(value: object) -> None:
     with pytest.raises(ValueProblem) as ei:
         TS(value)
@@ -65,8 +75,10 @@ def test_timestamptz_is_utc() -> None:
         ('{"b": 1, "a": 2}', '{"a": 2, "b": 1}'),
         ('{"bb": 1, "a": 2, "ab": 3}', '{"a": 2, "ab": 3, "bb": 1}'),
         ('{"a": 1, "a": 2}', '{"a": 2}'),
-        ("[1.0, 1e3, -0, 1.5E-2, -0.0, 12345678901234567890, 1.50e1]",
-         "[1.0, 1000, 0, 0.015, 0.0, 12345678901234567890, 15.0]"),
+        (
+            "[1.0, 1e3, -0, 1.5E-2, -0.0, 12345678901234567890, 1.50e1]",
+            "[1.0, 1000, 0, 0.015, 0.0, 12345678901234567890, 15.0]",
+        ),
         ('  {"x":[],"y":{}}  ', '{"x": [], "y": {}}'),
         ('"tab\\t \\u00e9 \\/ \\u001f"', '"tab\\t é / \\u001f"'),
         ("true", "true"),
@@ -78,8 +90,9 @@ def test_json_canonical(text: str, expected: str) -> None:
     assert canonical_json(text) == expected
 
 
-@pytest.mark.parametrize("text", ['{"a": "\\u0000"}', "{bad}", "NaN", "[Infinity]",
-                                  '"\\ud800"', "", "[1,]"])
+@pytest.mark.parametrize(
+    "text", ['{"a": "\\u0000"}', "{bad}", "NaN", "[Infinity]", '"\\ud800"', "", "[1,]"]
+)
 def test_json_rejects(text: str) -> None:
     conv = make_converter(col("jsonb"))
     with pytest.raises(ValueProblem) as ei:
@@ -92,7 +105,10 @@ def test_json_matches_postgres(db_url: str) -> None:
         '{"b": 1, "a": [1.0, 1e3, -0, 2.50, 1E-7], "ccc": {"zz": null, "y": true}}',
         '{"é": "ü", "e": "\\n\\t\\"q\\" \\\\ \\u001f \\u007f", "aa": 1e20}',
         '[{"k": 1, "k": 2}, -1.5e-3, 0.000, 123456789012345678901234567890.5]',
-        '"just a string"', "42", "[]", "{}",
+        '"just a string"',
+        "42",
+        "[]",
+        "{}",
     ]
     with psycopg.connect(db_url) as conn:
         for s in samples:
@@ -108,8 +124,9 @@ def test_timestamps_match_postgres(db_url: str) -> None:
             assert TS(s) == got
 
 
-@pytest.mark.parametrize(("value", "expected"),
-                         [(5, "5"), (5.0, "5"), ("12", "12"), (" -7 ", "-7"), ("3.0", "3")])
+@pytest.mark.parametrize(
+    ("value", "expected"), [(5, "5"), (5.0, "5"), ("12", "12"), (" -7 ", "-7"), ("3.0", "3")]
+)
 def test_integer(value: object, expected: str) -> None:
     assert make_converter(col("int4"))(value) == expected
 
@@ -121,8 +138,10 @@ def test_integer_rejects(value: object) -> None:
     assert ei.value.cls == "bad_integer"
 
 
-@pytest.mark.parametrize(("value", "expected"),
-                         [(1, "t"), (0, "f"), ("true", "t"), ("F", "f"), ("yes", "t"), ("off", "f")])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(1, "t"), (0, "f"), ("true", "t"), ("F", "f"), ("yes", "t"), ("off", "f")],
+)
 def test_boolean(value: object, expected: str) -> None:
     assert make_converter(col("bool"))(value) == expected
 

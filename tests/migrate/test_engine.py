@@ -17,14 +17,26 @@ from mc_migrate.target import LOCK_KEY
 
 @pytest.fixture
 def small_db(tmp_path: Path) -> Path:
-    return make_db(tmp_path / "mc.db", {
-        "users": [user(1), user(2, settings=None), user(5, settings='{"b": [1.0, 2e2], "a": {}}')],
-        "tasks": [task(1), task(2, user_id=2, tags=None, completed_at=1700000000123),
-                  task(7, user_id=5, completed_at="2024-03-04T05:06:07+02:00")],
-        "sessions": [{"id": "s1", "user_id": 1, "data": "{}", "expires_at": 1800000000},
-                     {"id": "s2", "user_id": None, "data": "x", "expires_at": "2030-01-01"}],
-        "oauth_states": [{"state": "st", "provider": "github"}],
-    })
+    return make_db(
+        tmp_path / "mc.db",
+        {
+            "users": [
+                user(1),
+                user(2, settings=None),
+                user(5, settings='{"b": [1.0, 2e2], "a": {}}'),
+            ],
+            "tasks": [
+                task(1),
+                task(2, user_id=2, tags=None, completed_at=1700000000123),
+                task(7, user_id=5, completed_at="2024-03-04T05:06:07+02:00"),
+            ],
+            "sessions": [
+                {"id": "s1", "user_id": 1, "data": "{}", "expires_at": 1800000000},
+                {"id": "s2", "user_id": None, "data": "x", "expires_at": "2030-01-01"},
+            ],
+            "oauth_states": [{"state": "st", "provider": "github"}],
+        },
+    )
 
 
 def test_run_loads_and_verifies(small_db: Path, db_url: str) -> None:
@@ -42,8 +54,10 @@ def test_run_loads_and_verifies(small_db: Path, db_url: str) -> None:
         assert conn.execute("SELECT version FROM mc_schema_version").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM mc_migration").fetchone()[0] == 1
         # indexes and FKs rebuilt
-        idx = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes "
-                                          "WHERE schemaname = 'public'")}
+        idx = {
+            r[0]
+            for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")
+        }
         assert {"idx_tasks_user_id", "idx_users_email", "idx_sessions_expires"} <= idx
         fks = conn.execute("SELECT count(*) FROM pg_constraint WHERE contype = 'f'").fetchone()[0]
         assert fks == 2
@@ -61,9 +75,11 @@ def test_sequence_continues(small_db: Path, db_url: str) -> None:
     with psycopg.connect(db_url) as conn:
         uid = conn.execute(
             "INSERT INTO users (email, name, provider, provider_id) "
-            "VALUES ('new@x', 'N', 'g', '9') RETURNING id").fetchone()[0]
-        tid = conn.execute("INSERT INTO tasks (user_id, title) VALUES (1, 't') RETURNING id"
-                           ).fetchone()[0]
+            "VALUES ('new@x', 'N', 'g', '9') RETURNING id"
+        ).fetchone()[0]
+        tid = conn.execute(
+            "INSERT INTO tasks (user_id, title) VALUES (1, 't') RETURNING id"
+        ).fetchone()[0]
     assert (uid, tid) == (6, 8)
 
 
@@ -96,18 +112,22 @@ def test_differing_target_needs_replace(small_db: Path, db_url: str) -> None:
 def test_text_round_trip(tmp_path: Path, db_url: str) -> None:
     big = "".join(chr(32 + (i * 7) % 90) for i in range(1024 * 1024))
     nasty = "tab\there\nnewline\r\nCR \\ backslash \\N 'single' \"double\" 😀 emoji \b\f\v \x01"
-    src = make_db(tmp_path / "t.db", {
-        "users": [user(1, name=nasty, avatar_url=big, openclaw_token="\\.")],
-        "tasks": [task(1, description=big + nasty, result_data="\\\\t",
-                       tags='["\\t", "😀", "\\\\"]')],
-    })
+    src = make_db(
+        tmp_path / "t.db",
+        {
+            "users": [user(1, name=nasty, avatar_url=big, openclaw_token="\\.")],
+            "tasks": [
+                task(1, description=big + nasty, result_data="\\\\t", tags='["\\t", "😀", "\\\\"]')
+            ],
+        },
+    )
     rep = engine.run(src, db_url)
     assert rep.ok, rep.message
     with psycopg.connect(db_url) as conn:
         name, avatar, tok = conn.execute(
-            "SELECT name, avatar_url, openclaw_token FROM users").fetchone()
-        desc, rd, tags = conn.execute("SELECT description, result_data, tags FROM tasks"
-                                      ).fetchone()
+            "SELECT name, avatar_url, openclaw_token FROM users"
+        ).fetchone()
+        desc, rd, tags = conn.execute("SELECT description, result_data, tags FROM tasks").fetchone()
     assert (name, avatar, tok) == (nasty, big, "\\.")
     assert (desc, rd) == (big + nasty, "\\\\t")
     assert tags == ["\t", "😀", "\\"]

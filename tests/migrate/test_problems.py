@@ -10,28 +10,32 @@ import pytest
 from helpers import scalar, untouched
 from sqlitedb import SCHEMA, make_db, task, user
 
-LAX = SCHEMA.replace("UNIQUE", "").replace("NOT NULL", "")  # a legacy file without constraints
-
 from mc_migrate import engine
 from mc_migrate.errors import OptionsError
+
+LAX = SCHEMA.replace("UNIQUE", "").replace("NOT NULL", "")  # a legacy file, no constraints
 
 
 @pytest.fixture
 def bad_db(tmp_path: Path) -> Path:
-    return make_db(tmp_path / "bad.db", {
-        "users": [
-            user(1),
-            user(2, settings="{not json"),
-            user(3, email="user1@example.com"),  # duplicate unique email
-            user(4, name="x" * 300),  # varchar(255)
-            user(5, created_at="last tuesday"),
-            user(6, provider=None),  # NOT NULL
-            user(7, openclaw_token="nul\x00byte"),
-            user(8, settings='{"a": "\\u0000"}'),
-        ],
-        "tasks": [task(1), task(2, user_id=99), task(3, user_id=1.5), task(4, user_id=3)],
-        "sessions": [{"id": "s1", "user_id": 42, "data": "d", "expires_at": "2030-01-01"}],
-    }, schema=LAX)
+    return make_db(
+        tmp_path / "bad.db",
+        {
+            "users": [
+                user(1),
+                user(2, settings="{not json"),
+                user(3, email="user1@example.com"),  # duplicate unique email
+                user(4, name="x" * 300),  # varchar(255)
+                user(5, created_at="last tuesday"),
+                user(6, provider=None),  # NOT NULL
+                user(7, openclaw_token="nul\x00byte"),
+                user(8, settings='{"a": "\\u0000"}'),
+            ],
+            "tasks": [task(1), task(2, user_id=99), task(3, user_id=1.5), task(4, user_id=3)],
+            "sessions": [{"id": "s1", "user_id": 42, "data": "d", "expires_at": "2030-01-01"}],
+        },
+        schema=LAX,
+    )
 
 
 EXPECTED = {
@@ -55,7 +59,7 @@ def test_strict_reports_everything_and_writes_nothing(
     rep = getattr(engine, command)(bad_db, db_url)
     assert not rep.ok and rep.status == "problems"
     got = {(p.cls, p.table, p.pk, p.column) for p in rep.problems}
-    assert EXPECTED <= got, got - EXPECTED
+    assert got >= EXPECTED, got - EXPECTED
     assert all(p.action == "error" for p in rep.problems)
     assert rep.unresolved_problems == len(rep.problems)
     p = next(p for p in rep.problems if p.cls == "too_long")
@@ -66,9 +70,16 @@ def test_strict_reports_everything_and_writes_nothing(
 def test_policies_with_quarantine(bad_db: Path, db_url: str, tmp_path: Path) -> None:
     q = tmp_path / "quarantine.jsonl"
     opts = {
-        "policies": ["bad_json=null", "duplicate=skip", "too_long=truncate",
-                     "bad_timestamp=null", "not_null=skip", "nul_byte=strip",
-                     "orphans=skip", "bad_integer=skip"],
+        "policies": [
+            "bad_json=null",
+            "duplicate=skip",
+            "too_long=truncate",
+            "bad_timestamp=null",
+            "not_null=skip",
+            "nul_byte=strip",
+            "orphans=skip",
+            "bad_integer=skip",
+        ],
         "quarantine_path": str(q),
     }
     rep = engine.run(bad_db, db_url, opts)
@@ -86,8 +97,9 @@ def test_policies_with_quarantine(bad_db: Path, db_url: str, tmp_path: Path) -> 
         assert ids == [1, 2, 4, 5, 7, 8]
         assert conn.execute("SELECT settings FROM users WHERE id = 2").fetchone()[0] is None
         assert len(conn.execute("SELECT name FROM users WHERE id = 4").fetchone()[0]) == 255
-        assert conn.execute("SELECT openclaw_token FROM users WHERE id = 7").fetchone()[0] == \
-            "nulbyte"
+        assert (
+            conn.execute("SELECT openclaw_token FROM users WHERE id = 7").fetchone()[0] == "nulbyte"
+        )
         # task 4 pointed at user 3 (skipped as a duplicate): cascaded orphan, skipped
         assert [r[0] for r in conn.execute("SELECT id FROM tasks ORDER BY id")] == [1]
     assert ("tasks", "4") in by
@@ -96,12 +108,16 @@ def test_policies_with_quarantine(bad_db: Path, db_url: str, tmp_path: Path) -> 
 
 
 def test_orphan_null_policy(tmp_path: Path, db_url: str) -> None:
-    src = make_db(tmp_path / "o.db", {
-        "users": [user(1)],
-        "sessions": [{"id": "s1", "user_id": 42, "data": "d", "expires_at": "2030-01-01"}],
-    })
-    rep = engine.run(src, db_url, {"policies": {"orphan": "null"},
-                                   "quarantine_path": str(tmp_path / "q")})
+    src = make_db(
+        tmp_path / "o.db",
+        {
+            "users": [user(1)],
+            "sessions": [{"id": "s1", "user_id": 42, "data": "d", "expires_at": "2030-01-01"}],
+        },
+    )
+    rep = engine.run(
+        src, db_url, {"policies": {"orphan": "null"}, "quarantine_path": str(tmp_path / "q")}
+    )
     assert rep.ok, rep.message
     assert scalar(db_url, "SELECT user_id FROM sessions") is None
 
@@ -116,11 +132,13 @@ def test_bad_policy_is_an_error(bad_db: Path, db_url: str) -> None:
 def test_invalid_utf8(tmp_path: Path, db_url: str) -> None:
     src = make_db(tmp_path / "u.db", {"users": [user(1)]})
     import sqlite3
+
     with sqlite3.connect(src) as c:
         c.execute("UPDATE users SET name = CAST(X'6869FF' AS TEXT) WHERE id = 1")
     rep = engine.check(src, db_url)
     assert [(p.cls, p.column) for p in rep.problems] == [("bad_text", "name")]
-    rep = engine.run(src, db_url, {"policies": ["bad_text=replace"],
-                                   "quarantine_path": str(tmp_path / "q")})
+    rep = engine.run(
+        src, db_url, {"policies": ["bad_text=replace"], "quarantine_path": str(tmp_path / "q")}
+    )
     assert rep.ok
     assert scalar(db_url, "SELECT name FROM users") == "hi\ufffd"
