@@ -41,11 +41,43 @@ from sqlitedb import SCHEMA  # noqa: E402
 
 SEED = 20240601
 BASE = {"users": 20_000, "tasks": 1_000_000, "sessions": 100_000, "oauth_states": 2_000}
-WORDS = (
-    "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike "
-    "november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee "
-    "zulu deploy build review merge fix test ship plan draft"
-).split()
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+    "uniform",
+    "victor",
+    "whiskey",
+    "xray",
+    "yankee",
+    "zulu",
+    "deploy",
+    "build",
+    "review",
+    "merge",
+    "fix",
+    "test",
+    "ship",
+    "plan",
+    "draft",
+]
 SCHEMA_FILE = ROOT / "files" / "schema" / "mission_control.sql"
 TABLES = ("users", "tasks", "sessions", "oauth_states")
 
@@ -81,7 +113,7 @@ def generate(path: Path, scale: float) -> dict[str, int]:
                 str(100000 + i),
                 "https://api.openclaw.ai",
                 f"tok_{rng.getrandbits(128):032x}",
-                f'{{"theme": "{rng.choice(("dark", "light"))}", "notify": {rng.random() < 0.5 and "true" or "false"}, "tz": "UTC"}}',  # noqa: E501
+                f'{{"theme": "{rng.choice(("dark", "light"))}", "notify": {(rng.random() < 0.5 and "true") or "false"}, "tz": "UTC"}}',  # noqa: E501
                 _ts(rng),
                 _ts(rng),
             )
@@ -102,7 +134,7 @@ def generate(path: Path, scale: float) -> dict[str, int]:
                 rng.choice(("low", "medium", "high")),
                 '["' + '", "'.join(rng.sample(WORDS, rng.randint(0, 3))) + '"]'
                 if rng.random() < 0.8
-                else None,  # noqa: E501
+                else None,
                 f"sess-{rng.getrandbits(64):016x}" if rng.random() < 0.5 else None,
                 f"https://results.example.com/{i}" if done else None,
                 _text(rng, rng.randint(5, 40)) if done else None,
@@ -252,7 +284,7 @@ def run_psql(db: Path, url: str, workdir: Path, bindir: Path) -> float:
             c.execute(f"DROP INDEX {n}")
     for t in TABLES:
         lines.append(f"\\copy {t} FROM '{workdir / (t + '.csv')}' CSV")
-    for n, d in idx:
+    for _n, d in idx:
         lines.append(d + ";")
     for t, n, d in fks:
         lines.append(f"ALTER TABLE {t} ADD CONSTRAINT {n} {d};")
