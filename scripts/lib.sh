@@ -68,22 +68,40 @@ ensure_venv() {
 
 # apt-cacher-ng on the host: every test container's apt goes through it (the
 # images ask for it and fall back to direct downloads when it is not there).
+# It runs with the project's own configuration: a plain caching proxy with no
+# mirror remapping (the packaged remaps pick mirrors at random, and a machine
+# that may reach only one mirror gets "503 Host not found").
+MC_APT_CACHE_DIR=${MC_APT_CACHE_DIR:-/var/cache/mission-control-apt}
 ensure_apt_cache() {
   apt_install apt-cacher-ng
-  if (exec 3<>"/dev/tcp/127.0.0.1/$MC_APT_CACHE_PORT") 2>/dev/null; then return 0; fi
-  log "starting apt-cacher-ng on port $MC_APT_CACHE_PORT"
-  as_root mkdir -p /var/cache/apt-cacher-ng /var/log/apt-cacher-ng /run/apt-cacher-ng
-  as_root chown apt-cacher-ng: /var/cache/apt-cacher-ng /var/log/apt-cacher-ng /run/apt-cacher-ng 2>/dev/null || true
-  if [ -d /run/systemd/system ]; then
-    as_root systemctl start apt-cacher-ng
+  if curl -fsS -o /dev/null -m 5 "http://127.0.0.1:$MC_APT_CACHE_PORT/acng-report.html" 2>/dev/null &&
+     curl -fsS -o /dev/null -m 5 "http://127.0.0.1:$MC_APT_CACHE_PORT/mission-control-acng/copyright" 2>/dev/null; then
+    return 0
+  fi
+  as_root pkill -x apt-cacher-ng 2>/dev/null || true
+  local conf="$MC_STATE/apt-cache"
+  mkdir -p "$conf"
+  as_root mkdir -p "$MC_APT_CACHE_DIR/cache" "$MC_APT_CACHE_DIR/log"
+  as_root chown -R apt-cacher-ng: "$MC_APT_CACHE_DIR" 2>/dev/null || true
+  cat >"$conf/acng.conf" <<CONF
+CacheDir: $MC_APT_CACHE_DIR/cache
+LogDir: $MC_APT_CACHE_DIR/log
+SupportDir: /usr/lib/apt-cacher-ng
+Port: $MC_APT_CACHE_PORT
+ReportPage: acng-report.html
+LocalDirs: mission-control-acng /usr/share/doc/apt-cacher-ng
+ExThreshold: 4
+CONF
+  chmod 0755 "$conf" && chmod 0644 "$conf/acng.conf"
+  log "starting apt-cacher-ng on port $MC_APT_CACHE_PORT (cache: $MC_APT_CACHE_DIR)"
+  if id apt-cacher-ng >/dev/null 2>&1; then
+    as_root runuser -u apt-cacher-ng -- /usr/sbin/apt-cacher-ng -c "$conf" ForeGround=0 >/dev/null 2>&1 || true
   else
-    as_root runuser -u apt-cacher-ng -- /usr/sbin/apt-cacher-ng -c /etc/apt-cacher-ng \
-      "Port:$MC_APT_CACHE_PORT" ForeGround=0 >/dev/null 2>&1 ||
-      as_root /usr/sbin/apt-cacher-ng -c /etc/apt-cacher-ng "Port:$MC_APT_CACHE_PORT" >/dev/null 2>&1
+    as_root /usr/sbin/apt-cacher-ng -c "$conf" ForeGround=0 >/dev/null 2>&1 || true
   fi
   local i
   for i in $(seq 1 20); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$MC_APT_CACHE_PORT") 2>/dev/null && return 0
+    curl -fsS -o /dev/null -m 2 "http://127.0.0.1:$MC_APT_CACHE_PORT/acng-report.html" 2>/dev/null && return 0
     sleep 0.5
   done
   log "apt-cacher-ng did not start; test containers will download directly"
