@@ -166,10 +166,13 @@ def _jkey(k: str) -> tuple[int, bytes]:
     return (len(b), b)
 
 
+_encode_str = json.encoder.encode_basestring  # C version; escapes like jsonb's output
+
+
 def _jstr(s: str) -> str:
     if "\x00" in s:
         raise ValueError("\\u0000 is not allowed in jsonb")
-    return json.dumps(s, ensure_ascii=False)
+    return _encode_str(s)
 
 
 def _render_json(v: object) -> str:
@@ -211,7 +214,7 @@ def canonical_json(text: str) -> str:
 class _JsonConverter:
     """jsonb converter with a small bounded cache (tags repeat a lot)."""
 
-    def __init__(self, limit: int = 4096) -> None:
+    def __init__(self, limit: int = 65536) -> None:
         self.cache: dict[str, str] = {}
         self.limit = limit
 
