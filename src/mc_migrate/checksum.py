@@ -1,7 +1,7 @@
 """Order-independent table checksums over COPY text lines.
 
-Each row is rendered as one line of PostgreSQL COPY text format (newline
-included).  The row hash is the first 64 bits of MD5 of that line read as a
+Each row is rendered as one line of PostgreSQL COPY text format (without
+the newline).  The row hash is the first 64 bits of MD5 of that line read as a
 signed big-endian integer; the table checksum is the sum of the row hashes
 modulo 2**64 together with the row count.
 
@@ -66,12 +66,12 @@ def hash_copy_stream(chunks: Iterable[bytes | memoryview]) -> Checksum:
     for data in chunks:
         b = rest + bytes(data)
         if b.endswith(b"\n") and b.count(b"\n") == 1:
-            batch.append(b)
+            batch.append(b[:-1])
             rest = b""
         else:
             parts = b.split(b"\n")
             rest = parts.pop()
-            batch.extend(x + b"\n" for x in parts)
+            batch.extend(parts)
         if len(batch) >= 4096:
             cs.add_many(batch)
             batch = []
@@ -114,7 +114,6 @@ def target_sql(table: str, columns: list[tuple[str, str]]) -> sql.Composed:
         if i:
             parts.append(sql.SQL("chr(9)"))
         parts.append(_column_expr(name, base))
-    parts.append(sql.SQL("chr(10)"))
     line = sql.SQL(" || ").join(parts)
     return sql.SQL(
         "SELECT count(*), coalesce(sum(('x' || left(md5({}), 16))::bit(64)::bigint), 0) FROM {}"

@@ -414,14 +414,18 @@ _ESCAPES = (
 )
 
 
-def copy_line(fields: list[str]) -> str:
-    """Join converted fields into one COPY text line (without the newline).
-
-    The caller must have checked that no field contains NUL.
-    """
-    line = SEP.join(fields)
+def escape_line(line: str) -> str:
+    """COPY-escape a line whose fields are joined with :data:`SEP` (no newline)."""
     for a, b in _ESCAPES:
         if a in line:
             line = line.replace(a, b)
     line = line.replace(SEP, "\t")
     return line.replace(NULL, "\\N") if NULL in line else line
+
+
+def copy_line(fields: list[str]) -> str:
+    """Join converted fields into one COPY text line (without the newline).
+
+    The caller must have checked that no field contains NUL.
+    """
+    return escape_line(SEP.join(fields))

@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 
 from mc_migrate.checksum import Checksum, hash_copy_stream, target_sql
-from mc_migrate.convert import NULL, SEP, ValueProblem, copy_line, excerpt
+from mc_migrate.convert import NULL, SEP, ValueProblem, copy_line, escape_line, excerpt
 from mc_migrate.preflight import Problem, TablePlan, _pk_text
 from mc_migrate.source import Source
 
@@ -252,11 +252,10 @@ def scan_table(
                 res.rows_changed += 1
         if fields is None:
             try:
-                fields = [c(v) for c, v in zip(convs, row)]  # noqa: B905 - row has key extras
-                line = SEP.join(fields)
+                line = SEP.join([c(v) for c, v in zip(convs, row)])  # noqa: B905 - key extras
                 if line.count(SEP) != ncols - 1:
                     raise ValueProblem("nul_byte", "")
-                data = (copy_line(fields) + "\n").encode("utf-8")
+                data = escape_line(line).encode("utf-8")
             except (ValueProblem, UnicodeEncodeError):
                 key = tuple([row[i] for i in keypos])
                 fields = fixer.fix(row, _pk_text(key), [], set())
@@ -266,15 +265,16 @@ def scan_table(
                         s.add(row[pos])
                     continue
                 res.rows_changed += 1
-                data = (copy_line(fields) + "\n").encode("utf-8")
+                data = copy_line(fields).encode("utf-8")
         else:
-            data = (copy_line(fields) + "\n").encode("utf-8")
+            data = copy_line(fields).encode("utf-8")
         batch.append(data)
         size += len(data)
         if size >= FLUSH_BYTES or len(batch) >= 8192:
             cs.add_many(batch)
             if copy is not None and not state.failed:
-                copy.write(b"".join(batch))
+                batch.append(b"")
+                copy.write(b"\n".join(batch))
             batch = []
             size = 0
         if progress is not None and read >= next_progress:
@@ -283,7 +283,8 @@ def scan_table(
     if batch:
         cs.add_many(batch)
         if copy is not None and not state.failed:
-            copy.write(b"".join(batch))
+            batch.append(b"")
+            copy.write(b"\n".join(batch))
     res.rows_read = read
     res.rows_written = cs.rows
     res.seconds = time.monotonic() - t0
