@@ -21,6 +21,7 @@ Not part of CI.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -212,6 +213,7 @@ def run_engine(db: Path, url: str, workdir: Path) -> tuple[float, float, int]:
                 "--database-url",
                 url,
                 "--no-progress",
+                "--json",
             ],
             env=env,
             stdout=out,
@@ -222,7 +224,9 @@ def run_engine(db: Path, url: str, workdir: Path) -> tuple[float, float, int]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"mc-migrate failed: {err_path.read_text()}")
-    print(out_path.read_text().strip().splitlines()[-1])
+    report = json.loads(out_path.read_text())
+    print(f"mc-migrate: {report['message']} ({report['seconds']}s)")
+    print("  phases (s): " + ", ".join(f"{k}={v}" for k, v in report["phases"].items()))
     return secs, ru.ru_maxrss / 1024, proc.returncode
 
 

@@ -107,8 +107,9 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--integrity",
             choices=["full", "quick", "none"],
-            default="full",
-            help="SQLite integrity check before reading (default: full)",
+            default="quick",
+            help="SQLite check before reading: quick = PRAGMA quick_check (default),"
+            " full = PRAGMA integrity_check (also cross-checks indexes; slower)",
         )
         if name in ("run", "check"):
             sp.add_argument(

@@ -77,7 +77,7 @@ class Options:
     skip_columns: list[str] = field(default_factory=list)  # "table.column"
     replace: bool = False
     schema_path: str | None = None
-    integrity: str = "full"  # full|quick|none
+    integrity: str = "quick"  # quick (PRAGMA quick_check, default)|full (integrity_check)|none
     max_problems: int = 10_000
 
     @classmethod

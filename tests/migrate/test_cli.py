@@ -106,8 +106,9 @@ def test_corrupt_sqlite(db_url: str, tmp_path: Path) -> None:
     for pg in range(3, len(data) // page, 2):
         data[pg * page + 100 : pg * page + 400] = os.urandom(300)
     f.write_bytes(bytes(data))
-    p = cli("run", "--sqlite", str(f), "--database-url", db_url)
-    one_error_line(p, "corrupt")
+    for level in ("quick", "full"):
+        p = cli("run", "--sqlite", str(f), "--database-url", db_url, "--integrity", level)
+        one_error_line(p, "corrupt")
     assert untouched(db_url)
 
 
