@@ -429,3 +429,98 @@ def copy_line(fields: list[str]) -> str:
     The caller must have checked that no field contains NUL.
     """
     return escape_line(SEP.join(fields))
+
+
+# ------------------------------------------------------ batch fast path ----
+# 'YYYY-MM-DD HH:MM:SS' with a valid calendar date (Feb 29 and year 0 are left
+# to the full parser): exactly the strings _to_timestamp returns unchanged.
+_CANON_TS = re.compile(
+    r"(?!0000)[0-9]{4}-"
+    r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    r"|(?:0[13-9]|1[0-2])-(?:29|30)"
+    r"|(?:0[13578]|1[02])-31)"
+    r" (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+).fullmatch
+
+BatchEncoder = Callable[[list[tuple[object, ...]]], tuple[list[bytes | None], list[int]]]
+
+
+def make_batch_encoder(
+    cols: list[TargetColumn], convs: list[Converter], width: int
+) -> BatchEncoder:
+    """Compile a function that turns a batch of source rows into COPY lines.
+
+    ``cols``/``convs`` are the mapped target columns and their converters,
+    ``width`` the number of values per source row (key columns may follow).
+    The generated code inlines the common cases (exact ints in range, plain
+    strings, canonical timestamps, cached JSON) and calls the column's
+    converter for anything else, so a line it produces is byte-for-byte what
+    :func:`copy_line` makes of the converters' output.  NULL is written as
+    ``\\N`` directly; a line is accepted only when it holds exactly the
+    expected tabs, no backslash other than those NULL markers, and no other
+    character COPY would escape.  Anything else -- a converter raising, a
+    value needing escapes, text that is not valid UTF-8 -- puts the row's
+    index in the second list (its slot in the first is None) for the caller's
+    full per-value path, which finds and reports every problem.
+    """
+    n = len(cols)
+    ns: dict[str, object] = {"_TS": _CANON_TS}
+    exprs: list[str] = []
+    for i, (col, conv) in enumerate(zip(cols, convs, strict=True)):
+        a, c = f"a{i}", f"c{i}"
+        ns[c] = conv
+        base = col.base
+        if base in ("varchar", "bpchar", "text"):
+            lim = col.max_length if base != "text" else None
+            cond = f"type({a}) is str" + (f" and len({a}) <= {lim}" if lim is not None else "")
+            e = f"{a} if {cond} else {c}({a})"
+        elif base in INT_RANGES:
+            lo, hi = INT_RANGES[base]
+            e = f"str({a}) if type({a}) is int and {lo} <= {a} <= {hi} else {c}({a})"
+        elif base == "timestamp":
+            e = f"{a} if type({a}) is str and _TS({a}) else {c}({a})"
+        elif base == "timestamptz":
+            e = f"{a} + '+00' if type({a}) is str and _TS({a}) else {c}({a})"
+        elif base in ("jsonb", "json"):
+            jc = _JsonConverter()
+            ns[f"j{i}"], ns[f"g{i}"] = jc, jc.cache.get
+            e = f"g{i}({a}) or j{i}({a})"
+        else:
+            e = f"{c}({a})"
+        if not col.notnull:
+            e = f"'\\\\N' if {a} is None else ({e})"
+        exprs.append(f"({e})")
+    names = [f"a{i}" for i in range(n)] + [f"_k{i}" for i in range(width - n)]
+    nulls = "r.count(None)" if width == n else f"r[:{n}].count(None)"
+    src = f"""
+def encode(rows):
+    out = []
+    app = out.append
+    bad = []
+    i = -1
+    for r in rows:
+        i += 1
+        try:
+            {", ".join(names)}, = r
+            line = "\\t".join(({", ".join(exprs)},))
+            if (
+                line.count("\\t") != {n - 1}
+                or line.count("\\\\") != {nulls}
+                or "\\n" in line
+                or "\\r" in line
+                or "\\x00" in line
+                or "\\x08" in line
+                or "\\x0b" in line
+                or "\\x0c" in line
+            ):
+                app(None)
+                bad.append(i)
+            else:
+                app(line.encode())
+        except Exception:
+            app(None)
+            bad.append(i)
+    return out, bad
+"""
+    exec(compile(src, f"<batch encoder {n} columns>", "exec"), ns)
+    return ns["encode"]  # type: ignore[return-value]

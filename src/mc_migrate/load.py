@@ -17,13 +17,22 @@ import psycopg
 from psycopg import sql
 
 from mc_migrate.checksum import Checksum, hash_copy_stream, target_sql
-from mc_migrate.convert import NULL, SEP, ValueProblem, copy_line, escape_line, excerpt
+from mc_migrate.convert import (
+    NULL,
+    SEP,
+    ValueProblem,
+    copy_line,
+    escape_line,
+    excerpt,
+    make_batch_encoder,
+)
 from mc_migrate.preflight import Problem, TablePlan, _pk_text
 from mc_migrate.source import Source
 
 ProgressFn = Callable[[str, str, int, int | None], None]
 FLUSH_BYTES = 256 * 1024
 PROGRESS_EVERY = 20_000
+FETCH_ROWS = 1000
 
 
 @dataclass
@@ -216,15 +225,11 @@ def scan_table(
     # values of this table's columns referenced by FKs, remembered when a row is skipped
     remember = state.skipped_values.get(tp.name, {})
     remember_pos = [(tp.columns.index(c), s) for c, s in remember.items() if c in tp.columns]
-    batch: list[bytes] = []
-    size = 0
-    read = 0
-    next_progress = PROGRESS_EVERY
-    for row in source.rows(tp.source.name, tp.select):
-        read += 1
+
+    def general(row: tuple[Any, ...], key: tuple[object, ...] | None) -> bytes | None:
+        """The per-value path for one row: COPY line, or None when not written."""
         fields = None
-        if special or cascades:
-            key = tuple([row[i] for i in keypos])
+        if key is not None:
             pre = list(special.get(key, ()))
             for pos, vals in cascades:
                 if row[pos] in vals:
@@ -248,43 +253,64 @@ def scan_table(
                     res.rows_skipped += 1
                     for pos, s in remember_pos:
                         s.add(row[pos])
-                    continue
+                    return None
                 res.rows_changed += 1
-        if fields is None:
-            try:
-                line = SEP.join([c(v) for c, v in zip(convs, row)])  # noqa: B905 - key extras
-                if line.count(SEP) != ncols - 1:
-                    raise ValueProblem("nul_byte", "")
-                data = escape_line(line).encode("utf-8")
-            except (ValueProblem, UnicodeEncodeError):
-                key = tuple([row[i] for i in keypos])
-                fields = fixer.fix(row, _pk_text(key), [], set())
-                if fields is None:
-                    res.rows_skipped += 1
-                    for pos, s in remember_pos:
-                        s.add(row[pos])
-                    continue
-                res.rows_changed += 1
-                data = copy_line(fields).encode("utf-8")
+                return copy_line(fields).encode("utf-8")
+        try:
+            line = SEP.join([c(v) for c, v in zip(convs, row)])  # noqa: B905 - key extras
+            if line.count(SEP) != ncols - 1:
+                raise ValueProblem("nul_byte", "")
+            return escape_line(line).encode("utf-8")
+        except (ValueProblem, UnicodeEncodeError):
+            key = tuple([row[i] for i in keypos])
+            fields = fixer.fix(row, _pk_text(key), [], set())
+            if fields is None:
+                res.rows_skipped += 1
+                for pos, s in remember_pos:
+                    s.add(row[pos])
+                return None
+            res.rows_changed += 1
+            return copy_line(fields).encode("utf-8")
+
+    encode = make_batch_encoder([tp.target.columns[c] for c in tp.columns], convs, len(tp.select))
+    marked = bool(special or cascades)
+    pending: list[bytes] = []
+    size = 0
+    read = 0
+    next_progress = PROGRESS_EVERY
+    for rows in source.batches(tp.source.name, tp.select, FETCH_ROWS):
+        read += len(rows)
+        if marked:
+            lines: list[bytes] = []
+            for row in rows:
+                line = general(row, tuple([row[i] for i in keypos]))
+                if line is not None:
+                    lines.append(line)
         else:
-            data = copy_line(fields).encode("utf-8")
-        batch.append(data)
-        size += len(data)
-        if size >= FLUSH_BYTES or len(batch) >= 8192:
-            cs.add_many(batch)
+            got, bad = encode(rows)
+            if bad:
+                for i in bad:
+                    got[i] = general(rows[i], None)
+                lines = [x for x in got if x is not None]
+            else:
+                lines = got  # type: ignore[assignment]
+        pending += lines
+        size += sum(map(len, lines)) + len(lines)
+        if size >= FLUSH_BYTES:
+            cs.add_many(pending)
             if copy is not None and not state.failed:
-                batch.append(b"")
-                copy.write(b"\n".join(batch))
-            batch = []
+                pending.append(b"")
+                copy.write(b"\n".join(pending))
+            pending = []
             size = 0
         if progress is not None and read >= next_progress:
             next_progress += PROGRESS_EVERY
             progress(tp.name, "load" if copy is not None else "scan", read, total)
-    if batch:
-        cs.add_many(batch)
+    if pending:
+        cs.add_many(pending)
         if copy is not None and not state.failed:
-            batch.append(b"")
-            copy.write(b"\n".join(batch))
+            pending.append(b"")
+            copy.write(b"\n".join(pending))
     res.rows_read = read
     res.rows_written = cs.rows
     res.seconds = time.monotonic() - t0

@@ -160,6 +160,38 @@ class Source:
         finally:
             self.conn.text_factory = str
 
+    def batches(
+        self, table: str, exprs: list[str], size: int = 1000
+    ) -> Iterator[list[tuple[object, ...]]]:
+        """Like :meth:`rows`, but yield lists of up to ``size`` rows (fetchmany)."""
+        sql = f"SELECT {', '.join(exprs)} FROM {qi(table)}"
+        done = 0
+        try:
+            cur = self.conn.execute(sql)
+            fetch = cur.fetchmany
+            while batch := fetch(size):
+                done += len(batch)
+                yield batch
+            return
+        except sqlite3.OperationalError as exc:
+            if "decode" not in str(exc).lower():
+                raise SourceError(f"SQLite read of {table} failed: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(f"SQLite read of {table} failed: {exc}") from None
+        self.conn.text_factory = _surrogate_text
+        try:
+            cur = self.conn.execute(sql)
+            fetch = cur.fetchmany
+            skip = done
+            while skip > 0 and (got := fetch(min(skip, size))):
+                skip -= len(got)
+            while batch := fetch(size):
+                yield batch
+        except sqlite3.DatabaseError as exc:
+            raise SourceError(f"SQLite read of {table} failed: {exc}") from None
+        finally:
+            self.conn.text_factory = str
+
 
 def snapshot(path: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
     """Copy a live SQLite database to ``dest`` with the online backup API."""
