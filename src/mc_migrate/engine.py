@@ -233,7 +233,7 @@ def _compare_target(
         tr = report.table(tp.name)
         assert tr is not None
         t0 = time.monotonic()
-        tcs = _target_checksum(conn, tp)
+        tcs = _target_checksum(conn, tp, plain=results[tp.name].plain)
         tr.seconds = round(tr.seconds + time.monotonic() - t0, 3)
         tr.target_rows = tcs.rows
         tr.target_checksum = tcs.hexdigest

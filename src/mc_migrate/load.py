@@ -69,6 +69,8 @@ class TableResult:
     rows_changed: int = 0
     checksum: Checksum = field(default_factory=Checksum)
     seconds: float = 0.0
+    # every hashed line is plain (see checksum.target_sql): all rows took the fast path
+    plain: bool = False
 
 
 def _jsonable(v: object) -> object:
@@ -274,6 +276,7 @@ def scan_table(
 
     encode = make_batch_encoder([tp.target.columns[c] for c in tp.columns], convs, len(tp.select))
     marked = bool(special or cascades)
+    plain = not marked
     pending: list[bytes] = []
     size = 0
     read = 0
@@ -289,6 +292,7 @@ def scan_table(
         else:
             got, bad = encode(rows)
             if bad:
+                plain = False
                 for i in bad:
                     got[i] = general(rows[i], None)
                 lines = [x for x in got if x is not None]
@@ -311,6 +315,7 @@ def scan_table(
         if copy is not None and not state.failed:
             pending.append(b"")
             copy.write(b"\n".join(pending))
+    res.plain = plain
     res.rows_read = read
     res.rows_written = cs.rows
     res.seconds = time.monotonic() - t0
@@ -334,12 +339,16 @@ def target_checksum_stream(conn: psycopg.Connection, table: str, columns: list[s
         return hash_copy_stream(iter(cp.read, b""))
 
 
-def target_checksum(conn: psycopg.Connection, tp: TablePlan) -> Checksum:
-    """Checksum of the target table, computed by the server (see checksum.py)."""
+def target_checksum(conn: psycopg.Connection, tp: TablePlan, *, plain: bool = False) -> Checksum:
+    """Checksum of the target table, computed by the server (see checksum.py).
+
+    ``plain``: the source side hashed only plain lines (``TableResult.plain``),
+    which allows the cheaper rendering of :func:`~mc_migrate.checksum.target_sql`.
+    """
     enc = conn.execute("SHOW server_encoding").fetchone()
     if not enc or str(enc[0]).upper() not in ("UTF8", "UTF-8"):
         return target_checksum_stream(conn, tp.name, tp.columns)
     cols = [(c, tp.target.columns[c].base) for c in tp.columns]
-    row = conn.execute(target_sql(tp.name, cols)).fetchone()
+    row = conn.execute(target_sql(tp.name, cols, plain=plain)).fetchone()
     assert row is not None
     return Checksum(int(row[0]), int(row[1]))

@@ -187,3 +187,55 @@ def test_server_checksum_equals_streamed(small_db: Path, db_url: str) -> None:
             b = target_checksum_stream(conn, tp.name, tp.columns)
             assert a == b and a.rows > 0
         conn.close()
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        # a field boundary moved: the raw lines (tabs unescaped) would be equal
+        "UPDATE tasks SET title = 'Task', description = E'1\\t' || description WHERE id = 1",
+        # NULL replaced by the two-character text \N
+        "UPDATE tasks SET result_url = E'\\\\N' WHERE id = 1 AND result_url IS NULL",
+        "UPDATE tasks SET description = description || E'\\n' WHERE id = 7",
+        "UPDATE tasks SET description = description || E'\\r' WHERE id = 7",
+        "UPDATE users SET name = name || E'\\\\' WHERE id = 2",
+    ],
+)
+def test_plain_checksum_still_detects_edits(small_db: Path, db_url: str, edit: str) -> None:
+    rep = engine.run(small_db, db_url)
+    assert rep.ok
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT title FROM tasks WHERE id = 1").fetchone() == ("Task 1",)
+        assert conn.execute(edit).rowcount == 1
+    ver = engine.verify(small_db, db_url)
+    assert not ver.ok and ver.status == "mismatch", edit
+
+
+def test_plain_and_escaped_tables_match(tmp_path: Path, db_url: str) -> None:
+    from mc_migrate.load import ScanState, scan_table, target_checksum, target_checksum_stream
+    from mc_migrate.preflight import build_plan, parse_policies
+    from mc_migrate.source import Source
+    from mc_migrate.target import connect, introspect
+
+    db = make_db(
+        tmp_path / "mixed.db",
+        {
+            "users": [user(1), user(2, name="tab\there \\ back\\slash\nnew")],
+            "tasks": [task(1, description="\\N"), task(2, description=None, tags=None)],
+        },
+    )
+    assert engine.run(db, db_url).ok
+    with Source(db) as src:
+        conn = connect(db_url)
+        plan = build_plan(src.tables(), introspect(conn))
+        plain = {}
+        for tp in plan.tables:
+            res = scan_table(src, tp, ScanState(parse_policies(None)))
+            plain[tp.name] = res.plain
+            a = target_checksum(conn, tp, plain=res.plain)
+            b = target_checksum_stream(conn, tp.name, tp.columns)
+            assert a == b == res.checksum
+            if res.plain:
+                assert target_checksum(conn, tp) == a
+        conn.close()
+    assert plain == {"users": False, "tasks": False, "sessions": True, "oauth_states": True}
