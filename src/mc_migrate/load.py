@@ -16,7 +16,7 @@ from typing import IO, Any
 import psycopg
 from psycopg import sql
 
-from mc_migrate.checksum import Checksum, hash_copy_stream, target_sql
+from mc_migrate.checksum import Checksum, LineHasher, hash_copy_stream, target_sql
 from mc_migrate.convert import (
     NULL,
     SEP,
@@ -33,6 +33,14 @@ ProgressFn = Callable[[str, str, int, int | None], None]
 FLUSH_BYTES = 256 * 1024
 PROGRESS_EVERY = 20_000
 FETCH_ROWS = 1000
+HELPER_AFTER_ROWS = 50_000  # hash in a helper process once a table proves big
+
+
+def _start_hasher() -> LineHasher | None:
+    try:
+        return LineHasher()
+    except OSError:  # no interpreter to start: hash in-process
+        return None
 
 
 @dataclass
@@ -281,40 +289,57 @@ def scan_table(
     size = 0
     read = 0
     next_progress = PROGRESS_EVERY
-    for rows in source.batches(tp.source.name, tp.select, FETCH_ROWS):
-        read += len(rows)
-        if marked:
-            lines: list[bytes] = []
-            for row in rows:
-                line = general(row, tuple([row[i] for i in keypos]))
-                if line is not None:
-                    lines.append(line)
-        else:
-            got, bad = encode(rows)
-            if bad:
-                plain = False
-                for i in bad:
-                    got[i] = general(rows[i], None)
-                lines = [x for x in got if x is not None]
-            else:
-                lines = got  # type: ignore[assignment]
-        pending += lines
-        size += sum(map(len, lines)) + len(lines)
-        if size >= FLUSH_BYTES:
+    hasher: LineHasher | None = None
+
+    def flush() -> None:
+        nonlocal hasher
+        if hasher is None:
             cs.add_many(pending)
-            if copy is not None and not state.failed:
-                pending.append(b"")
-                copy.write(b"\n".join(pending))
-            pending = []
-            size = 0
-        if progress is not None and read >= next_progress:
-            next_progress += PROGRESS_EVERY
-            progress(tp.name, "load" if copy is not None else "scan", read, total)
-    if pending:
-        cs.add_many(pending)
+        pending.append(b"")
+        chunk = b"\n".join(pending)
+        if hasher is not None:
+            hasher.feed(chunk)
+        elif cs.rows >= HELPER_AFTER_ROWS:
+            hasher = _start_hasher()
         if copy is not None and not state.failed:
-            pending.append(b"")
-            copy.write(b"\n".join(pending))
+            copy.write(chunk)
+
+    try:
+        for rows in source.batches(tp.source.name, tp.select, FETCH_ROWS):
+            read += len(rows)
+            if marked:
+                lines: list[bytes] = []
+                for row in rows:
+                    line = general(row, tuple([row[i] for i in keypos]))
+                    if line is not None:
+                        lines.append(line)
+            else:
+                got, bad = encode(rows)
+                if bad:
+                    plain = False
+                    for i in bad:
+                        got[i] = general(rows[i], None)
+                    lines = [x for x in got if x is not None]
+                else:
+                    lines = got  # type: ignore[assignment]
+            pending += lines
+            size += sum(map(len, lines)) + len(lines)
+            if size >= FLUSH_BYTES:
+                flush()
+                pending = []
+                size = 0
+            if progress is not None and read >= next_progress:
+                next_progress += PROGRESS_EVERY
+                progress(tp.name, "load" if copy is not None else "scan", read, total)
+        if pending:
+            flush()
+        if hasher is not None:
+            part = hasher.result()
+            cs.rows += part.rows
+            cs.total += part.total
+    finally:
+        if hasher is not None:
+            hasher.close()
     res.plain = plain
     res.rows_read = read
     res.rows_written = cs.rows

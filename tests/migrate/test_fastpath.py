@@ -7,6 +7,8 @@ import random
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from mc_migrate.convert import ValueProblem, copy_line, make_batch_encoder, make_converter
 from mc_migrate.source import Source
 from mc_migrate.target import TargetColumn
@@ -150,3 +152,56 @@ def test_batches_restart_on_invalid_utf8(tmp_path: Path) -> None:
     assert [r[0] for r in rows] == list(range(1, 2501))
     assert rows[1699][1] == "ab\udcff"
     assert rows[1698][1] == "n1699"
+
+
+def test_line_hasher_equals_in_process() -> None:
+    from mc_migrate.checksum import Checksum, LineHasher
+
+    rng = random.Random(3)
+    lines = [
+        bytes(rng.choice(b"ab\t\\N\x80\xff") for _ in range(rng.randint(0, 40)))
+        for _ in range(5000)
+    ]
+    want = Checksum()
+    want.add_many(lines)
+    h = LineHasher()
+    try:
+        for i in range(0, len(lines), 777):
+            h.feed(b"\n".join(lines[i : i + 777]) + b"\n")
+        assert h.result() == want
+        h.feed(b"x\n")
+        assert h.result().rows == 1  # starts over after each result
+    finally:
+        h.close()
+    assert h.proc.returncode == 0
+
+
+def test_scan_with_helper_matches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mc_migrate import load
+    from mc_migrate.preflight import TablePlan, parse_policies
+    from mc_migrate.target import TargetTable
+
+    db = tmp_path / "h.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.executemany(
+        "INSERT INTO t VALUES (?, ?)", [(i, f"n{i}" if i % 7 else "a\tb") for i in range(1, 30001)]
+    )
+    conn.commit()
+    conn.close()
+    cols = {
+        "id": TargetColumn("id", "bigint", "int8", -1, True, False),
+        "name": TargetColumn("name", "text", "text", -1, False, False),
+    }
+    results = []
+    for after in (10**9, 0, 5000):
+        monkeypatch.setattr(load, "HELPER_AFTER_ROWS", after)
+        with Source(db, integrity="none") as src:
+            st = src.tables()[0]
+            tt = TargetTable("t", cols)
+            convs = [make_converter(c) for c in cols.values()]
+            tp = TablePlan(st, tt, ["id", "name"], convs, ["id"], ['"id"', '"name"'], [0])
+            res = load.scan_table(src, tp, load.ScanState(parse_policies(None)))
+        results.append((res.checksum, res.rows_written, res.plain))
+    assert results[0] == results[1] == results[2]
+    assert results[0][1] == 30000 and results[0][2] is False
