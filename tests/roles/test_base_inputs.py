@@ -57,9 +57,9 @@ def test_bad_swap_size_is_rejected(run_role, size):
 
 
 def test_disabling_ip_forwarding_is_rejected(run_role):
-    run_role(
-        "base", good(base_sysctl_settings={"net.ipv4.ip_forward": 0})
-    ).assert_rejected("base_sysctl_settings: net.ipv4.ip_forward=0 would break Docker")
+    run_role("base", good(base_sysctl_settings={"net.ipv4.ip_forward": 0})).assert_rejected(
+        "base_sysctl_settings: net.ipv4.ip_forward=0 would break Docker"
+    )
 
 
 def test_bad_firewall_port_is_rejected(run_role):
