@@ -197,7 +197,7 @@ class Target:
             return {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
 
 
-def run_engine(db: Path, url: str, workdir: Path) -> tuple[float, float, int]:
+def run_engine(db: Path, url: str, workdir: Path) -> tuple[float, float, float]:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     out_path, err_path = workdir / "engine.out", workdir / "engine.err"
     with out_path.open("w") as out, err_path.open("w") as err:
@@ -227,7 +227,41 @@ def run_engine(db: Path, url: str, workdir: Path) -> tuple[float, float, int]:
     report = json.loads(out_path.read_text())
     print(f"mc-migrate: {report['message']} ({report['seconds']}s)")
     print("  phases (s): " + ", ".join(f"{k}={v}" for k, v in report["phases"].items()))
-    return secs, ru.ru_maxrss / 1024, proc.returncode
+    # client CPU (user+sys) of mc-migrate and its helper; the server's is not included
+    return secs, ru.ru_maxrss / 1024, ru.ru_utime + ru.ru_stime
+
+
+def _children_cpu() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def server_cpu(datadir: Path | None) -> float:
+    """CPU seconds (user+sys) used so far by the throwaway cluster: the postmaster
+    with its reaped children, plus its live children (backends, parallel workers,
+    checkpointer...).  0 when the server is not ours (--database-url)."""
+    if datadir is None:
+        return 0.0
+    try:
+        pm = int((datadir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    ticks = 0
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            st = (d / "stat").read_text()
+        except OSError:
+            continue
+        f = st[st.rindex(")") + 2 :].split()
+        if int(d.name) == pm:
+            ticks += sum(int(x) for x in f[11:15])  # utime stime cutime cstime
+        elif int(f[1]) == pm:
+            ticks += int(f[11]) + int(f[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss_children() -> float:
@@ -236,7 +270,7 @@ def _peak_rss_children() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def run_pgloader(db: Path, url: str, workdir: Path) -> float:
+def run_pgloader(db: Path, url: str, workdir: Path) -> tuple[float, float]:
     info = conninfo_to_dict(url)
     pg = (
         f"postgresql://{info.get('user', 'postgres')}:{info.get('password', '')}@"
@@ -249,7 +283,7 @@ def run_pgloader(db: Path, url: str, workdir: Path) -> float:
   WITH data only, prefetch rows = 10000, workers = 2, concurrency = 1
   INCLUDING ONLY TABLE NAMES LIKE 'users', 'tasks', 'sessions', 'oauth_states';
 """)
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), _children_cpu()
     p = subprocess.run(
         ["pgloader", "--no-ssl-cert-verification", str(load)],
         capture_output=True,
@@ -259,7 +293,7 @@ def run_pgloader(db: Path, url: str, workdir: Path) -> float:
     secs = time.monotonic() - t0
     if p.returncode != 0:
         raise SystemExit(f"pgloader failed: {p.stdout[-2000:]}{p.stderr[-2000:]}")
-    return secs
+    return secs, _children_cpu() - c0
 
 
 def run_psql(db: Path, url: str, workdir: Path, bindir: Path) -> float:
@@ -333,25 +367,40 @@ def main() -> int:
             c.execute("ALTER ROLE postgres PASSWORD 'bench'")
         admin = server.url("postgres", "bench", "postgres")
         bindir = server.bindir
+    datadir = server.base / "data" if server is not None else None
     work = cache / f"work-{db.stem}"
     work.mkdir(exist_ok=True)
     target = Target(admin)
     results: list[tuple[str, float, str]] = []
+    cpu_total: dict[str, float] = {}
     try:
         url = target.fresh("bench_engine", schema=False)
-        secs, rss, _ = run_engine(db, url, work)
+        s0 = server_cpu(datadir)
+        secs, rss, cpu = run_engine(db, url, work)
+        srv = server_cpu(datadir) - s0
         assert target.counts(url) == counts, target.counts(url)
-        results.append(("mc-migrate run (load+verify)", secs, f"peak RSS {rss:.0f} MB"))
+        note = f"peak RSS {rss:.0f} MB, CPU s client {cpu:.1f} + server {srv:.1f}"
+        results.append(("mc-migrate run (load+verify)", secs, note))
+        cpu_total["engine"] = cpu + srv
         if not args.skip_pgloader and shutil.which("pgloader"):
             url = target.fresh("bench_pgloader", schema=True)
-            secs = run_pgloader(db, url, work)
+            s0 = server_cpu(datadir)
+            secs, cpu = run_pgloader(db, url, work)
+            srv = server_cpu(datadir) - s0
             ok = target.counts(url) == counts
-            results.append(("pgloader (load only)", secs, "" if ok else "ROW COUNTS WRONG"))
+            note = f"CPU s client {cpu:.1f} + server {srv:.1f}" + (
+                "" if ok else ", ROW COUNTS WRONG"
+            )
+            results.append(("pgloader (load only)", secs, note))
+            cpu_total["pgloader"] = cpu + srv
         if not args.skip_psql:
             url = target.fresh("bench_psql", schema=True)
+            s0 = server_cpu(datadir)
             secs = run_psql(db, url, work, bindir)
+            srv = server_cpu(datadir) - s0
             ok = target.counts(url) == counts
-            results.append(("psql \\copy CSV (after_fk)", secs, "" if ok else "ROW COUNTS WRONG"))
+            note = f"CPU s server {srv:.1f}" + ("" if ok else ", ROW COUNTS WRONG")
+            results.append(("psql \\copy CSV (after_fk)", secs, note))
     finally:
         if server is not None:
             server.stop()
@@ -363,6 +412,12 @@ def main() -> int:
     if ref:
         eng = results[0][1]
         print(f"\nengine/pgloader time ratio: {eng / ref:.2f} (goal <= 0.50)")
+    if datadir is not None and len(cpu_total) == 2:
+        r = cpu_total["engine"] / cpu_total["pgloader"]
+        print(f"engine/pgloader CPU-seconds ratio (client+server, robust to noise): {r:.2f}")
+    psql = next((s for n, s, _ in results if n.startswith("psql")), None)
+    if psql:
+        print(f"engine/psql \\copy time ratio: {results[0][1] / psql:.2f}")
     return 0
 
 

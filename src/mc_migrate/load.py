@@ -1,8 +1,22 @@
 """The streaming pass over one table: convert, check, hash and (maybe) COPY.
 
 One function serves all three commands: ``check`` and ``verify`` scan without
-a COPY sink, ``run`` passes the open COPY.  Rows are read one at a time and
-written in ~256 KiB batches, so memory does not grow with the table size.
+a COPY sink, ``run`` passes the open COPY.  Rows are fetched 1,000 at a time
+and written in ~256 KiB chunks, so memory does not grow with the table size.
+
+Speed (the pass is CPU-bound in this one Python thread):
+
+* each batch goes through a function compiled for the table
+  (:func:`~mc_migrate.convert.make_batch_encoder`) that inlines the common
+  cases per column and checks the whole line once; a row it cannot vouch
+  for takes the per-value path below (``general``), which finds, reports and
+  fixes every problem exactly as before;
+* once a table has passed ``HELPER_AFTER_ROWS`` rows, the MD5 of each sent
+  line is computed by a helper process from the very chunks written to COPY
+  (:class:`~mc_migrate.checksum.LineHasher`);
+* a table whose lines all took the fast path is *plain*, which lets the
+  server-side checksum skip six of its seven ``replace()`` calls per text
+  value (see :func:`~mc_migrate.checksum.target_sql`).
 """
 
 from __future__ import annotations
