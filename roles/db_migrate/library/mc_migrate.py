@@ -55,6 +55,11 @@ options:
     description: Replace a non-empty target that differs from the source.
     type: bool
     default: false
+  integrity:
+    description: SQLite check before reading, C(full) (PRAGMA integrity_check) or C(quick) (quick_check).
+    type: str
+    choices: [full, quick]
+    default: full
 author: Mission Control
 """
 
@@ -84,6 +89,7 @@ def main() -> None:
             "skip_tables": {"type": "list", "elements": "str", "default": []},
             "skip_columns": {"type": "list", "elements": "str", "default": []},
             "replace": {"type": "bool", "default": False},
+            "integrity": {"type": "str", "choices": ["full", "quick"], "default": "full"},
         },
         supports_check_mode=True,
     )
@@ -102,6 +108,7 @@ def main() -> None:
         "skip_columns": params["skip_columns"],
         "replace": params["replace"],
         "schema_path": params["schema"],
+        "integrity": params["integrity"],
     }
     step = engine.check if module.check_mode else getattr(engine, params["command"])
     try:
