@@ -64,13 +64,18 @@ def run_role(tmp_path: Path):
         proc = subprocess.run(
             [
                 str(Path(sys.executable).parent / "ansible-playbook"),
-                "-i", str(tmp_path / "hosts.yml"),
-                "-e", f"@{tmp_path / 'vars.json'}",
+                "-i",
+                str(tmp_path / "hosts.yml"),
+                "-e",
+                f"@{tmp_path / 'vars.json'}",
                 str(tmp_path / "play.yml"),
             ],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         return RoleRun(proc)
 
     return run
-

@@ -11,22 +11,32 @@ def test_missing_database_url(run_role):
 
 
 def test_url_that_is_not_postgresql(run_role):
-    result = run_role("db_migrate", {"db_migrate_database_url": "mysql://x@y/z"}, tasks_from="preflight")
+    result = run_role(
+        "db_migrate", {"db_migrate_database_url": "mysql://x@y/z"}, tasks_from="preflight"
+    )
     result.assert_rejected("db_migrate_database_url must be a postgresql:// URL")
     assert "mysql://x@y/z" not in result.output  # the URL may hold a password: never echoed
 
 
 def test_upload_that_does_not_exist(run_role, tmp_path):
     missing = tmp_path / "laptop.db"
-    result = run_role("db_migrate", {**GOOD, "db_migrate_sqlite_upload": str(missing)}, tasks_from="preflight")
-    result.assert_rejected("db_migrate_sqlite_upload", str(missing), "is not a file on the controller")
+    result = run_role(
+        "db_migrate", {**GOOD, "db_migrate_sqlite_upload": str(missing)}, tasks_from="preflight"
+    )
+    result.assert_rejected(
+        "db_migrate_sqlite_upload", str(missing), "is not a file on the controller"
+    )
 
 
 def test_retention_below_one_day(run_role):
-    result = run_role("db_migrate", {**GOOD, "db_migrate_snapshot_retention_days": 0}, tasks_from="preflight")
+    result = run_role(
+        "db_migrate", {**GOOD, "db_migrate_snapshot_retention_days": 0}, tasks_from="preflight"
+    )
     result.assert_rejected("db_migrate_snapshot_retention_days")
 
 
 def test_unknown_policy_type(run_role):
-    result = run_role("db_migrate", {**GOOD, "db_migrate_policies": ["bad_json=null"]}, tasks_from="preflight")
+    result = run_role(
+        "db_migrate", {**GOOD, "db_migrate_policies": ["bad_json=null"]}, tasks_from="preflight"
+    )
     result.assert_rejected("db_migrate_policies")

@@ -13,7 +13,9 @@ GOOD = {
 def test_ca_file_that_does_not_exist(run_role, tmp_path):
     missing = tmp_path / "nope" / "ca-certificate.crt"
     result = run_role("postgresql_client", {**GOOD, "postgresql_client_ca_cert": str(missing)})
-    result.assert_rejected("postgresql_client_ca_cert", str(missing), "does not exist on the controller")
+    result.assert_rejected(
+        "postgresql_client_ca_cert", str(missing), "does not exist on the controller"
+    )
 
 
 def test_unknown_source(run_role):
@@ -29,12 +31,18 @@ def test_version_that_is_not_a_major(run_role):
 def test_port_out_of_range(run_role, tmp_path):
     ca = tmp_path / "ca.crt"
     ca.write_text("not checked here\n")
-    result = run_role("postgresql_client", {**GOOD, "postgresql_client_ca_cert": str(ca), "postgresql_client_port": 70000})
+    result = run_role(
+        "postgresql_client",
+        {**GOOD, "postgresql_client_ca_cert": str(ca), "postgresql_client_port": 70000},
+    )
     result.assert_rejected("postgresql_client_port", "70000")
 
 
 def test_connection_without_password(run_role, tmp_path):
     ca = tmp_path / "ca.crt"
     ca.write_text("not checked here\n")
-    result = run_role("postgresql_client", {**GOOD, "postgresql_client_ca_cert": str(ca), "postgresql_client_password": ""})
+    result = run_role(
+        "postgresql_client",
+        {**GOOD, "postgresql_client_ca_cert": str(ca), "postgresql_client_password": ""},
+    )
     result.assert_rejected("postgresql_client_password")

@@ -56,7 +56,9 @@ options:
     type: bool
     default: false
   integrity:
-    description: SQLite check before reading, C(full) (PRAGMA integrity_check) or C(quick) (quick_check).
+    description:
+      - SQLite check before reading.
+      - C(full) is PRAGMA integrity_check, C(quick) is quick_check.
     type: str
     choices: [full, quick]
     default: full
@@ -99,7 +101,9 @@ def main() -> None:
         from mc_migrate import engine
         from mc_migrate.errors import MigrationError
     except ImportError as exc:
-        module.fail_json(msg=f"the mc_migrate engine is not installed in {params['engine_path']}: {exc}")
+        module.fail_json(
+            msg=f"the mc_migrate engine is not installed in {params['engine_path']}: {exc}"
+        )
 
     options = {
         "policies": params["policies"],
@@ -115,7 +119,7 @@ def main() -> None:
         report = step(params["sqlite"], params["dsn"], options).to_dict()
     except MigrationError as exc:
         module.fail_json(msg=str(exc))
-    except Exception as exc:  # noqa: BLE001 - report anything else with its trace
+    except Exception as exc:
         module.fail_json(msg=f"mc_migrate failed: {exc}", exception=traceback.format_exc())
 
     if module.check_mode:
@@ -124,7 +128,11 @@ def main() -> None:
     else:
         changed = bool(report.get("changed"))
     if not report.get("ok"):
-        module.fail_json(msg=report.get("message") or "the migration found problems", report=report, changed=False)
+        module.fail_json(
+            msg=report.get("message") or "the migration found problems",
+            report=report,
+            changed=False,
+        )
     module.exit_json(changed=changed, report=report)
 
 
