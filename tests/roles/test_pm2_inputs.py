@@ -1,0 +1,19 @@
+"""The pm2 role refuses bad input before it changes anything."""
+
+
+def test_unpinned_version_is_refused(run_role):
+    run_role("pm2", {"pm2_version": "latest"}).assert_rejected("pm2_version", "latest")
+
+
+def test_ecosystem_file_name_is_checked(run_role):
+    run_role("pm2", {"pm2_ecosystem_file": "/etc/mc/ecosystem.js"}).assert_rejected(
+        "pm2_ecosystem_file", ".config.js"
+    )
+
+
+def test_memory_limit_form_is_checked(run_role):
+    run_role("pm2", {"pm2_max_memory_restart": "lots"}).assert_rejected("pm2_max_memory_restart")
+
+
+def test_instances_type_is_checked(run_role):
+    run_role("pm2", {"pm2_instances": "many"}).assert_rejected("pm2_instances")
