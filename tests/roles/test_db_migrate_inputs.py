@@ -28,11 +28,11 @@ def test_upload_that_does_not_exist(run_role, tmp_path):
     )
 
 
-def test_retention_below_one_day(run_role):
+def test_snapshot_space_factor_below_one(run_role):
     result = run_role(
-        "db_migrate", {**GOOD, "db_migrate_snapshot_retention_days": 0}, tasks_from="preflight"
+        "db_migrate", {**GOOD, "db_migrate_snapshot_space_factor": 0}, tasks_from="preflight"
     )
-    result.assert_rejected("db_migrate_snapshot_retention_days")
+    result.assert_rejected("db_migrate_snapshot_space_factor")
 
 
 def test_unknown_policy_type(run_role):
