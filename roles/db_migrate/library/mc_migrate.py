@@ -96,6 +96,8 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
+    # No bytecode cache in the installed engine: the next converge would see it.
+    sys.dont_write_bytecode = True
     sys.path.insert(0, params["engine_path"])
     try:
         from mc_migrate import engine
