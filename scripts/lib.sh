@@ -14,7 +14,7 @@ MC_DISTS=${MC_DISTS:-"bookworm trixie"}
 
 mkdir -p "$MC_STATE"
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+log() { printf '\033[1m==> %s %s\033[0m\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 as_root() {
@@ -93,7 +93,7 @@ LocalDirs: mission-control-acng /usr/share/doc/apt-cacher-ng
 ExThreshold: 4
 CONF
   chmod 0755 "$conf" && chmod 0644 "$conf/acng.conf"
-  log "starting apt-cacher-ng on port $MC_APT_CACHE_PORT (cache: $MC_APT_CACHE_DIR)"
+  log "starting apt-cacher-ng on port $MC_APT_CACHE_PORT (cache: $MC_APT_CACHE_DIR, $(du -sh "$MC_APT_CACHE_DIR" 2>/dev/null | cut -f1))"
   if id apt-cacher-ng >/dev/null 2>&1; then
     as_root runuser -u apt-cacher-ng -- /usr/sbin/apt-cacher-ng -c "$conf" ForeGround=0 >/dev/null 2>&1 || true
   else
