@@ -28,7 +28,7 @@ options:
     choices: [run, verify]
     default: run
   engine_path:
-    description: Folder that holds the mc_migrate package on the host.
+    description: Folder or zip archive that holds the mc_migrate package on the host.
     type: path
     required: true
   schema:
