@@ -63,6 +63,7 @@ from mc_migrate.target import (
     connect,
     introspect,
     is_empty,
+    key_constraints,
     load_schema,
     redact,
     try_lock,
@@ -414,9 +415,10 @@ def _run_in_tx(
         pre = _prechecks(src, plan, state)
         t = _phase(report, "truncate", t)
 
-    # Secondary indexes and foreign keys are rebuilt after the load (fastest).
+    # Keys, secondary indexes and foreign keys are rebuilt after the load (fastest).
     names = {tp.name for tp in plan.tables}
     fks = [fk for fk in plan.foreign_keys if fk.table in names]
+    keys = key_constraints(conn, sorted(names))
     idx = [i for i in introspect(conn).indexes if i.table in names and not i.constraint]
     for fk in fks:
         conn.execute(
@@ -424,8 +426,15 @@ def _run_in_tx(
                 sql.Identifier(fk.table), sql.Identifier(fk.name)
             )
         )
+    for k in keys:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                sql.Identifier(k.table), sql.Identifier(k.name)
+            )
+        )
     for i in idx:
         conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(i.name)))
+    freeze = _truncate_for_freeze(conn, plan)
     t = _phase(report, "drop_indexes", t)
 
     results: dict[str, TableResult] = {}
@@ -439,7 +448,7 @@ def _run_in_tx(
                     copy = None
                     results[tp.name] = _scan_one(src, tp, state, pre, None, progress, total)
                 else:
-                    with cur.copy(copy_in_sql(tp)) as copy:
+                    with cur.copy(copy_in_sql(tp, freeze=freeze)) as copy:
                         results[tp.name] = _scan_one(src, tp, state, pre, copy, progress, total)
     finally:
         if qfile is not None:
@@ -455,6 +464,13 @@ def _run_in_tx(
 
     if progress:
         progress("", "indexes", 0, None)
+    for k in keys:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
+                sql.Identifier(k.table), sql.Identifier(k.name)
+            )
+            + sql.SQL(k.definition)
+        )
     for i in idx:
         conn.execute(i.definition.encode())
     for fk in fks:
@@ -509,6 +525,26 @@ def _run_in_tx(
     report.status, report.ok, report.changed = "ok", True, True
     total_rows = sum(tr.rows_written for tr in report.tables)
     report.message = f"migrated {total_rows} rows in {len(report.tables)} tables; verified"
+
+
+def _truncate_for_freeze(conn: psycopg.Connection, plan: Plan) -> bool:
+    """Truncate the (empty) target tables in this transaction so COPY can FREEZE.
+
+    Rows loaded with FREEZE are written frozen and their pages all-visible, which
+    spares the index builds, the verification and later readers the per-row
+    visibility work.  A table that cannot be truncated (a foreign key from a
+    table outside the plan, no TRUNCATE privilege) just loads without FREEZE.
+    """
+    try:
+        with conn.transaction():
+            conn.execute(
+                sql.SQL("TRUNCATE {}").format(
+                    sql.SQL(", ").join(sql.Identifier(tp.name) for tp in plan.tables)
+                )
+            )
+    except (psycopg.errors.FeatureNotSupported, psycopg.errors.InsufficientPrivilege):
+        return False
+    return True
 
 
 def _tables_json(report: Report) -> str:

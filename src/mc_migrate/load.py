@@ -363,9 +363,12 @@ def scan_table(
     return res
 
 
-def copy_in_sql(tp: TablePlan) -> sql.Composed:
-    return sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(tp.name), sql.SQL(", ").join(map(sql.Identifier, tp.columns))
+def copy_in_sql(tp: TablePlan, *, freeze: bool = False) -> sql.Composed:
+    """``COPY table (columns) FROM STDIN``; FREEZE needs the table truncated in this transaction."""
+    return sql.SQL("COPY {} ({}) FROM STDIN{}").format(
+        sql.Identifier(tp.name),
+        sql.SQL(", ").join(map(sql.Identifier, tp.columns)),
+        sql.SQL(" (FREEZE)" if freeze else ""),
     )
 
 

@@ -305,6 +305,41 @@ def introspect(conn: psycopg.Connection) -> TargetSchema:
     return TargetSchema(tables, fks, indexes)
 
 
+@dataclass
+class KeyConstraint:
+    """A primary key or unique constraint (its index is built with it)."""
+
+    name: str
+    table: str
+    definition: str  # pg_get_constraintdef(), e.g. "PRIMARY KEY (id)"
+
+
+def key_constraints(conn: psycopg.Connection, tables: list[str]) -> list[KeyConstraint]:
+    """Primary key and unique constraints of ``tables`` that no foreign key relies on.
+
+    A constraint that a foreign key of a table outside ``tables`` (or of any
+    table, when the key is referenced at all) depends on stays in place.
+    """
+    rows = conn.execute(
+        """
+        SELECT con.conname, c.relname, pg_get_constraintdef(con.oid)
+        FROM pg_constraint con
+        JOIN pg_class c ON c.oid = con.conrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = current_schema() AND con.contype IN ('p', 'u')
+          AND c.relname = ANY(%s)
+          AND NOT EXISTS (
+            SELECT 1 FROM pg_constraint f
+            JOIN pg_class fc ON fc.oid = f.conrelid
+            WHERE f.contype = 'f' AND f.conindid = con.conindid
+              AND NOT (fc.relname = ANY(%s) AND fc.relnamespace = n.oid))
+        ORDER BY c.relname, con.conname
+        """,
+        (tables, tables),
+    ).fetchall()
+    return [KeyConstraint(name, rel, definition) for name, rel, definition in rows]
+
+
 def is_empty(conn: psycopg.Connection, table: str) -> bool:
     q = sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table))
     row = conn.execute(q).fetchone()

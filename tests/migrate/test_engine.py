@@ -11,8 +11,8 @@ from helpers import scalar, untouched
 from sqlitedb import make_db, task, user
 
 from mc_migrate import engine
-from mc_migrate.errors import LockedError
-from mc_migrate.target import LOCK_KEY
+from mc_migrate.errors import LockedError, MigrationError
+from mc_migrate.target import LOCK_KEY, load_schema
 
 
 @pytest.fixture
@@ -239,3 +239,70 @@ def test_plain_and_escaped_tables_match(tmp_path: Path, db_url: str) -> None:
                 assert target_checksum(conn, tp) == a
         conn.close()
     assert plain == {"users": False, "tasks": False, "sessions": True, "oauth_states": True}
+
+
+def _schema_objects(url: str) -> set[tuple[str, ...]]:
+    with psycopg.connect(url) as conn:
+        cons = conn.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+            "FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+        ).fetchall()
+        idx = conn.execute(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+        ).fetchall()
+    return {("constraint", *r) for r in cons} | {("index", *r) for r in idx}
+
+
+def test_keys_indexes_and_fks_rebuilt_identically(small_db: Path, db_url: str) -> None:
+    """Keys, indexes and FKs are dropped for the load and come back exactly as declared."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(load_schema(None).text.encode())
+    declared = _schema_objects(db_url)
+    rep = engine.run(small_db, db_url)
+    assert rep.ok, rep.message
+    assert _schema_objects(db_url) == declared
+    with psycopg.connect(db_url) as conn:
+        # loaded with COPY FREEZE: every page of the loaded tables is all-visible
+        pages = conn.execute(
+            "SELECT sum(relpages), sum(relallvisible) FROM pg_class "
+            "WHERE relname IN ('users', 'tasks', 'sessions', 'oauth_states')"
+        ).fetchone()
+        assert pages is not None and pages[0] > 0 and pages[0] == pages[1]
+
+
+def test_key_rebuild_failure_rolls_back(tmp_path: Path, db_url: str) -> None:
+    """A duplicate the pre-flight cannot see (two spellings of one timestamp under a
+    unique key) fails when the key is rebuilt after the load: nothing is committed and
+    the error says why."""
+    src = make_db(
+        tmp_path / "dup.db",
+        {
+            "users": [
+                user(1, created_at="2024-01-01 00:00:00"),
+                user(2, created_at="2024-01-01T00:00:00"),
+            ]
+        },
+    )
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(load_schema(None).text.encode())
+        conn.execute("ALTER TABLE users ADD CONSTRAINT users_created_key UNIQUE (created_at)")
+    declared = _schema_objects(db_url)
+    with pytest.raises(MigrationError, match="could not create unique index"):
+        engine.run(src, db_url)
+    assert scalar(db_url, "SELECT count(*) FROM users") == 0
+    assert scalar(db_url, "SELECT count(*) FROM mc_migration") == 0
+    assert _schema_objects(db_url) == declared
+
+
+def test_key_referenced_from_outside_the_plan_stays(small_db: Path, db_url: str) -> None:
+    """A table outside the plan whose FK needs users' key: the key stays during the load,
+    and the tables load without FREEZE (they cannot be truncated)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(load_schema(None).text.encode())
+        conn.execute("CREATE TABLE audit (id int PRIMARY KEY, user_id int REFERENCES users(id))")
+    with __import__("sqlite3").connect(small_db) as c:
+        c.execute("CREATE TABLE audit (id INTEGER PRIMARY KEY, user_id INTEGER)")
+    rep = engine.run(small_db, db_url, {"skip_tables": ["audit"]})
+    assert rep.ok, rep.message
+    assert scalar(db_url, "SELECT count(*) FROM pg_constraint WHERE conname = 'users_pkey'") == 1
+    assert scalar(db_url, "SELECT count(*) FROM users") == 3
