@@ -143,3 +143,9 @@ def test_valid_provided_input_gets_past_validation(run_role, pair_a):
     assert result.failed
     assert "does not match" not in result.output
     assert "UNREACHABLE" in result.output or "mc-no-such-host" in result.output
+
+
+def test_rate_limit_exemption_that_is_no_address(run_role):
+    run_role("nginx", {"nginx_rate_limit_exempt": ["127.0.0.1", "the-monitor"]}).assert_rejected(
+        "nginx_rate_limit_exempt", "the-monitor", "not an IP address or CIDR"
+    )

@@ -19,10 +19,11 @@ import testinfra.utils.ansible_runner
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
 EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-testinfra_hosts = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY).get_hosts("app")
-
 DEPLOY_TO = "/srv/mission-control/app"
 CONTAINER = "mc-app-debian12"
+# The story runs on one droplet (tests/test_runtime.py checks every droplet).
+_droplets = testinfra.utils.ansible_runner.AnsibleRunner(INVENTORY).get_hosts("app")
+testinfra_hosts = [h for h in _droplets if h == CONTAINER]
 
 LOAD_SCRIPT = r"""
 import json, sys, threading, time, urllib.request

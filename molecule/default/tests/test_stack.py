@@ -1,5 +1,6 @@
 """The whole stack, from outside: what a user of the droplet would see."""
 
+import json
 import os
 import subprocess
 import sys
@@ -81,3 +82,35 @@ def test_migrated_rows_are_in_postgresql(host):
 def test_docker_runs_and_firewall_is_on(host):
     assert host.service("docker").is_running
     assert "Status: active" in host.check_output("ufw status")
+
+
+def _through_nginx(host, method: str, path: str, token: str = "", body: str = "") -> dict:
+    """A request to the droplet's own HTTPS edge, trusting only its certificate."""
+    args = [
+        "curl -sS --fail-with-body -m 10",
+        "--cacert /etc/nginx/tls/mission-control.localhost-selfsigned.crt",
+        "--resolve mission-control.localhost:443:127.0.0.1",
+        f"-X {method}",
+    ]
+    if token:
+        args.append(f"-H 'Authorization: Bearer {token}'")
+    if body:
+        args.append(f"-H 'Content-Type: application/json' --data '{body}'")
+    args.append(f"https://mission-control.localhost{path}")
+    return json.loads(host.check_output(" ".join(args)))
+
+
+def test_app_answers_through_nginx_over_https(host):
+    health = _through_nginx(host, "GET", "/api/health")
+    assert health["status"] == "ok" and health["database"] == "ok", health
+    token = _through_nginx(host, "POST", "/api/auth/demo")["token"]
+    created = _through_nginx(host, "POST", "/api/tasks", token, '{"title": "from the stack test"}')
+    listed = _through_nginx(host, "GET", "/api/tasks", token)["tasks"]
+    assert created["task"]["id"] in [t["id"] for t in listed]
+
+
+def test_app_runs_under_pm2_owned_by_systemd(host):
+    assert host.service("pm2-mc").is_running and host.service("pm2-mc").is_enabled
+    procs = json.loads(host.check_output("pm2-mc jlist"))
+    assert procs and all(p["pm2_env"]["status"] == "online" for p in procs)
+    assert all(p["pm2_env"]["exec_mode"] == "cluster_mode" for p in procs)

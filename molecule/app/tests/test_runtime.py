@@ -1,0 +1,40 @@
+"""Every droplet: Node.js, PM2 under systemd and the first release, as converge left them."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import testinfra.utils.ansible_runner
+
+testinfra_hosts = testinfra.utils.ansible_runner.AnsibleRunner(
+    os.environ["MOLECULE_INVENTORY_FILE"]
+).get_hosts("app")
+
+
+def test_node_is_a_supported_major(host):
+    major = int(host.check_output("node --version").lstrip("v").split(".")[0])
+    assert major >= 18
+
+
+def test_pm2_is_the_pinned_version_run_by_its_unit_as_the_app_user(host):
+    assert host.check_output("pm2-mc --version").strip().splitlines()[-1] == "7.0.4"
+    unit = host.service("pm2-mc")
+    assert unit.is_running and unit.is_enabled
+    daemon = host.check_output("systemctl show -p MainPID --value pm2-mc")
+    assert host.check_output(f"ps -o user= -p {daemon}") == "mc"
+
+
+def test_the_live_release_serves_on_every_worker(host):
+    procs = json.loads(host.check_output("pm2-mc jlist"))
+    assert len(procs) == 2
+    assert all(p["pm2_env"]["status"] == "online" for p in procs)
+    health = json.loads(
+        host.check_output(
+            "python3 -c 'import urllib.request as u; "
+            'print(u.urlopen("http://127.0.0.1:3001/api/health", timeout=5).read().decode())\''
+        )
+    )
+    assert health["status"] == "ok" and health["database"] == "ok"
+    live = host.check_output("basename $(readlink /srv/mission-control/app/current)")
+    assert health["release"] == live
