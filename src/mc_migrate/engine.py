@@ -56,7 +56,7 @@ from mc_migrate.preflight import (
     parse_policies,
 )
 from mc_migrate.report import Report, TableReport
-from mc_migrate.source import Source
+from mc_migrate.source import IntegrityCheck, Source
 from mc_migrate.target import (
     SchemaFile,
     apply_schema,
@@ -104,8 +104,14 @@ def _new_report(command: str, sqlite_path: str | os.PathLike[str], dsn: str) -> 
 
 @contextlib.contextmanager
 def _session(
-    command: str, sqlite_path: str | os.PathLike[str], dsn: str, opts: Options
+    command: str,
+    sqlite_path: str | os.PathLike[str],
+    dsn: str,
+    opts: Options,
+    *,
+    check_now: bool = True,
 ) -> Iterator[tuple[Report, Source, psycopg.Connection, SchemaFile, dict[str, str]]]:
+    """Open both sides; ``check_now=False`` leaves the integrity check to the caller."""
     t0 = time.monotonic()
     policies = parse_policies(opts.policies)
     if opts.integrity not in ("full", "quick", "none"):
@@ -116,7 +122,7 @@ def _session(
     report.replace = opts.replace
     report.schema_version = schema.version
     t = time.monotonic()
-    src = Source(sqlite_path, integrity=opts.integrity)
+    src = Source(sqlite_path, integrity=opts.integrity if check_now else "none")
     report.phases["open_source"] = round(time.monotonic() - t, 3)
     try:
         conn = connect(dsn)
@@ -343,15 +349,38 @@ def run(
     options: Options | Mapping[str, Any] | None = None,
     progress: ProgressFn | None = None,
 ) -> Report:
-    """Migrate in one transaction; see the module docstring."""
+    """Migrate in one transaction; see the module docstring.
+
+    The SQLite integrity check runs in a thread while the server builds the
+    indexes and verifies (see :class:`~mc_migrate.source.IntegrityCheck`); it
+    must pass before the commit, and a corrupt file is the error reported
+    whatever else went wrong.
+    """
     opts = Options.from_any(options)
-    with _session("run", sqlite_path, dsn, opts) as (report, src, conn, schema, policies):
+    with _session("run", sqlite_path, dsn, opts, check_now=False) as (
+        report,
+        src,
+        conn,
+        schema,
+        policies,
+    ):
+        integrity = (
+            IntegrityCheck(src.path, quick=opts.integrity == "quick")
+            if opts.integrity != "none"
+            else None
+        )
         qpath = _open_quarantine(opts, policies, os.fspath(sqlite_path))
         try:
             with conn.transaction():
-                _run_in_tx(report, src, conn, schema, policies, opts, qpath, progress)
+                _run_in_tx(report, src, conn, schema, policies, opts, qpath, progress, integrity)
         except _Abort:
             report.changed = False
+            if integrity is not None:
+                integrity.result()
+        except (MigrationError, psycopg.Error):
+            if integrity is not None:
+                integrity.result()
+            raise
     return report
 
 
@@ -364,6 +393,7 @@ def _run_in_tx(
     opts: Options,
     qpath: Path | None,
     progress: ProgressFn | None,
+    integrity: IntegrityCheck | None,
 ) -> None:
     t = time.monotonic()
     try_lock(conn)
@@ -462,6 +492,8 @@ def _run_in_tx(
         with contextlib.suppress(OSError):
             qpath.unlink()
 
+    if integrity is not None:
+        integrity.start()  # the client is idle until the verification is done
     if progress:
         progress("", "indexes", 0, None)
     for k in keys:
@@ -497,6 +529,9 @@ def _run_in_tx(
     _table_reports(report, plan, results, "loaded")
     differ = _compare_target(conn, report, plan, results)
     t = _phase(report, "verify", t)
+    if integrity is not None:
+        integrity.result()
+        t = _phase(report, "integrity_wait", t)
     _finish_problems(report, state)
     if differ:
         for tr in report.tables:

@@ -253,6 +253,14 @@ def _pk_text(vals: tuple[object, ...]) -> str:
     return ",".join("NULL" if v is None else str(v) for v in vals)
 
 
+def _is_rowid_alias(st: SourceTable) -> bool:
+    """A rowid table whose primary key is one column declared exactly INTEGER."""
+    if st.without_rowid or len(st.key_columns) != 1:
+        return False
+    col = next((c for c in st.columns if c.name == st.key_columns[0]), None)
+    return col is not None and col.pk == 1 and col.decl_type.strip().upper() == "INTEGER"
+
+
 def find_duplicates(
     source: Source, plan: TablePlan, policy: str
 ) -> tuple[list[tuple[tuple[object, ...], Problem]], set[tuple[object, ...]]]:
@@ -264,8 +272,8 @@ def find_duplicates(
     for cname, ucols in plan.target.unique_keys.items():
         if not all(c in plan.columns for c in ucols):
             continue
-        if ucols == st.key_columns and st.without_rowid:
-            continue  # SQLite enforces it
+        if ucols == st.key_columns and (st.without_rowid or _is_rowid_alias(st)):
+            continue  # SQLite enforces it (an INTEGER PRIMARY KEY is the rowid)
         cl = ", ".join(qi(c) for c in ucols)
         notnull = " AND ".join(f"{qi(c)} IS NOT NULL" for c in ucols)
         keys = ", ".join(qi(k) if k != "rowid" else "rowid" for k in st.key_columns)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,14 +92,7 @@ class Source:
         self.close()
 
     def check_integrity(self, *, quick: bool = False) -> None:
-        pragma = "quick_check" if quick else "integrity_check"
-        try:
-            rows = self.conn.execute(f"PRAGMA {pragma}(5)").fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise SourceError(f"SQLite file is corrupt: {self.path}: {exc}") from None
-        msgs = [r[0] for r in rows]
-        if msgs != ["ok"]:
-            raise SourceError(f"SQLite file is corrupt ({pragma}): {self.path}: {msgs[0]}")
+        _check_integrity(self.conn, self.path, quick=quick)
 
     def tables(self) -> list[SourceTable]:
         try:
@@ -191,6 +185,61 @@ class Source:
             raise SourceError(f"SQLite read of {table} failed: {exc}") from None
         finally:
             self.conn.text_factory = str
+
+
+def _check_integrity(conn: sqlite3.Connection, path: Path, *, quick: bool) -> None:
+    pragma = "quick_check" if quick else "integrity_check"
+    try:
+        rows = conn.execute(f"PRAGMA {pragma}(5)").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise SourceError(f"SQLite file is corrupt: {path}: {exc}") from None
+    msgs = [r[0] for r in rows]
+    if msgs != ["ok"]:
+        raise SourceError(f"SQLite file is corrupt ({pragma}): {path}: {msgs[0]}")
+
+
+class IntegrityCheck:
+    """The integrity check of a :class:`Source`'s file, run in a thread on its own connection.
+
+    ``run`` starts it once every row is sent, while the client would otherwise
+    only wait for the server's index builds and verification, and waits for
+    it before committing; :meth:`result` runs it on the spot when it was never
+    started (an aborted run), so a corrupt file is always reported as such.
+    sqlite3 releases the GIL while the PRAGMA runs.
+    """
+
+    def __init__(self, path: Path, *, quick: bool) -> None:
+        self.path = path
+        self.quick = quick
+        self._error: SourceError | None = None
+        self._done = False
+        self._thread = threading.Thread(target=self._run, name="mc-integrity", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True)
+            try:
+                _check_integrity(conn, self.path, quick=self.quick)
+            finally:
+                conn.close()
+        except SourceError as exc:
+            self._error = exc
+        except sqlite3.Error as exc:
+            self._error = SourceError(f"SQLite file is corrupt: {self.path}: {exc}")
+        self._done = True
+
+    def start(self) -> None:
+        if not self._thread.is_alive() and not self._done:
+            self._thread.start()
+
+    def result(self) -> None:
+        """Wait for (or run) the check; raise :class:`SourceError` when the file is corrupt."""
+        if self._thread.is_alive():
+            self._thread.join()
+        elif not self._done:
+            self._run()
+        if self._error is not None:
+            raise self._error
 
 
 def snapshot(path: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:

@@ -18,6 +18,8 @@ from pgserver import free_port
 from sqlitedb import make_big, make_db, task, user
 
 from mc_migrate import engine
+from mc_migrate.errors import SourceError
+from mc_migrate.source import IntegrityCheck
 
 
 def cli(
@@ -227,3 +229,23 @@ def test_connection_drop_mid_load(big_db: Path, db_url: str, admin_url: str, dbn
     assert untouched(db_url)
     assert scalar(admin_url, "SELECT 1") == 1
     assert engine.run(big_db, db_url).ok
+
+
+def test_integrity_check_in_a_thread(tmp_path: Path) -> None:
+    """Started (run's way) or not, the check passes on a sound file and names a corrupt one."""
+    good = make_big(tmp_path / "g.db", users=10, tasks=3000)
+    bad = tmp_path / "b.db"
+    data = bytearray(good.read_bytes())
+    for pg in range(3, len(data) // 4096, 2):
+        data[pg * 4096 + 100 : pg * 4096 + 400] = os.urandom(300)
+    bad.write_bytes(bytes(data))
+    for quick in (True, False):
+        for start in (True, False):
+            ok = IntegrityCheck(good, quick=quick)
+            corrupt = IntegrityCheck(bad, quick=quick)
+            if start:
+                ok.start()
+                corrupt.start()
+            ok.result()
+            with pytest.raises(SourceError, match="corrupt"):
+                corrupt.result()
