@@ -25,6 +25,8 @@ from hashlib import md5
 
 from psycopg import sql
 
+from mc_migrate.errors import HelperError
+
 MASK = (1 << 64) - 1
 _from_bytes = int.from_bytes
 
@@ -127,12 +129,11 @@ def target_sql(table: str, columns: list[tuple[str, str]], *, plain: bool = Fals
     ``\\N`` distinct from NULL.
     """
     escapes = _ESCAPES[:1] if plain else _ESCAPES
-    parts: list[sql.Composable] = []
-    for i, (name, base) in enumerate(columns):
-        if i:
-            parts.append(sql.SQL("chr(9)"))
-        parts.append(_column_expr(name, base, escapes))
-    line = sql.SQL(" || ").join(parts)
+    # concat_ws builds the line in one pass (a chain of || copies it per column);
+    # every argument is coalesced, so no NULL is skipped.
+    line = sql.SQL("concat_ws(chr(9), {})").format(
+        sql.SQL(", ").join(_column_expr(name, base, escapes) for name, base in columns)
+    )
     return sql.SQL(
         "SELECT count(*), coalesce(sum(('x' || left(md5({}), 16))::bit(64)::bigint), 0) FROM {}"
     ).format(line, sql.Identifier(table))
@@ -178,19 +179,35 @@ class LineHasher:
         self._in = self.proc.stdin
         self._out = self.proc.stdout
 
+    def _failed(self) -> HelperError:
+        try:
+            status = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            status = None
+        return HelperError(
+            f"the checksum helper process (pid {self.proc.pid}) died (exit status {status});"
+            " nothing was committed"
+        )
+
     def feed(self, chunk: bytes) -> None:
         """Hash every line of ``chunk`` (newline-terminated lines)."""
         if chunk:
-            self._in.write(len(chunk).to_bytes(8, "big"))
-            self._in.write(chunk)
+            try:
+                self._in.write(len(chunk).to_bytes(8, "big"))
+                self._in.write(chunk)
+            except OSError:
+                raise self._failed() from None
 
     def result(self) -> Checksum:
         """The checksum of all lines fed so far (and start over)."""
-        self._in.write(bytes(8))
-        self._in.flush()
-        reply = self._out.readline().split()
+        try:
+            self._in.write(bytes(8))
+            self._in.flush()
+            reply = self._out.readline().split()
+        except OSError:
+            raise self._failed() from None
         if len(reply) != 2:
-            raise RuntimeError(f"checksum helper failed (exit status {self.proc.poll()})")
+            raise self._failed()
         return Checksum(int(reply[0]), int(reply[1]))
 
     def close(self) -> None:

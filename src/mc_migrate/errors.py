@@ -35,6 +35,12 @@ class LockedError(MigrationError):
     kind = "locked"
 
 
+class HelperError(MigrationError):
+    """A helper process of the engine (the checksum hasher) died or misbehaved."""
+
+    kind = "helper"
+
+
 class OptionsError(MigrationError):
     """An option (policy, skip list, path) is invalid."""
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from helpers import scalar, untouched
-from sqlitedb import make_db, task, user
+from sqlitedb import make_big, make_db, task, user
 
-from mc_migrate import engine
-from mc_migrate.errors import LockedError, MigrationError
+from mc_migrate import engine, load
+from mc_migrate.checksum import LineHasher
+from mc_migrate.errors import HelperError, LockedError, MigrationError
 from mc_migrate.target import LOCK_KEY, load_schema
 
 
@@ -306,3 +307,27 @@ def test_key_referenced_from_outside_the_plan_stays(small_db: Path, db_url: str)
     assert rep.ok, rep.message
     assert scalar(db_url, "SELECT count(*) FROM pg_constraint WHERE conname = 'users_pkey'") == 1
     assert scalar(db_url, "SELECT count(*) FROM users") == 3
+
+
+def test_checksum_helper_dying_mid_load(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hashing helper process killed mid-load: a clear one-line error, nothing written."""
+    src = make_big(tmp_path / "big.db", users=10, tasks=5000)
+    started: list[LineHasher] = []
+
+    def start_and_kill() -> LineHasher:
+        h = LineHasher()
+        started.append(h)
+        h.proc.kill()
+        h.proc.wait()
+        return h
+
+    monkeypatch.setattr(load, "HELPER_AFTER_ROWS", 100)
+    monkeypatch.setattr(load, "FLUSH_BYTES", 4096)
+    monkeypatch.setattr(load, "_start_hasher", start_and_kill)
+    with pytest.raises(HelperError, match=r"checksum helper process \(pid \d+\) died") as exc:
+        engine.run(src, db_url)
+    assert "\n" not in str(exc.value) and "nothing was committed" in str(exc.value)
+    assert started
+    assert untouched(db_url)
