@@ -6,6 +6,7 @@ with a fixed timestamp and mode and no compression, so the archive depends on
 their content alone (not on file times, the order of the folder or zlib).
 """
 
+import shutil
 import sys
 import tempfile
 import zipfile
@@ -15,11 +16,16 @@ src = Path(sys.argv[1])
 modules = sorted(p for p in src.glob("*.py") if p.is_file())
 if not any(p.name == "__init__.py" for p in modules):
     sys.exit(f"{src} holds no mc_migrate package (no __init__.py)")
-out = Path(tempfile.mkdtemp(prefix="mc-migrate-engine-")) / "mc_migrate.zip"
-with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
-    for path in modules:
-        info = zipfile.ZipInfo(f"mc_migrate/{path.name}", date_time=(1980, 1, 1, 0, 0, 0))
-        info.external_attr = 0o100644 << 16
-        info.create_system = 3
-        zf.writestr(info, path.read_bytes())
+tmp = Path(tempfile.mkdtemp(prefix="mc-migrate-engine-"))
+out = tmp / "mc_migrate.zip"
+try:
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
+        for path in modules:
+            info = zipfile.ZipInfo(f"mc_migrate/{path.name}", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o100644 << 16
+            info.create_system = 3
+            zf.writestr(info, path.read_bytes())
+except BaseException:
+    shutil.rmtree(tmp, ignore_errors=True)
+    raise
 print(out)
