@@ -41,6 +41,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from mc_migrate import __version__
 from mc_migrate.errors import MigrationError, OptionsError, TargetError
@@ -478,7 +479,9 @@ def _run_in_tx(
                     copy = None
                     results[tp.name] = _scan_one(src, tp, state, pre, None, progress, total)
                 else:
-                    with cur.copy(copy_in_sql(tp, freeze=freeze)) as copy:
+                    # the queued writer sends from a thread: conversion goes on meanwhile
+                    writer = QueuedLibpqWriter(cur)
+                    with cur.copy(copy_in_sql(tp, freeze=freeze), writer=writer) as copy:
                         results[tp.name] = _scan_one(src, tp, state, pre, copy, progress, total)
     finally:
         if qfile is not None:
