@@ -41,7 +41,6 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.copy import QueuedLibpqWriter
 
 from mc_migrate import __version__
 from mc_migrate.errors import MigrationError, OptionsError, TargetError
@@ -57,6 +56,7 @@ from mc_migrate.preflight import (
     parse_policies,
 )
 from mc_migrate.report import Report, TableReport
+from mc_migrate.sender import ThreadedWriter
 from mc_migrate.source import IntegrityCheck, Source
 from mc_migrate.target import (
     SchemaFile,
@@ -479,8 +479,7 @@ def _run_in_tx(
                     copy = None
                     results[tp.name] = _scan_one(src, tp, state, pre, None, progress, total)
                 else:
-                    # the queued writer sends from a thread: conversion goes on meanwhile
-                    writer = QueuedLibpqWriter(cur)
+                    writer = ThreadedWriter(cur)  # conversion goes on while libpq sends
                     with cur.copy(copy_in_sql(tp, freeze=freeze), writer=writer) as copy:
                         results[tp.name] = _scan_one(src, tp, state, pre, copy, progress, total)
     finally:
