@@ -114,3 +114,28 @@ def test_app_runs_under_pm2_owned_by_systemd(host):
     procs = json.loads(host.check_output("pm2-mc jlist"))
     assert procs and all(p["pm2_env"]["status"] == "online" for p in procs)
     assert all(p["pm2_env"]["exec_mode"] == "cluster_mode" for p in procs)
+
+
+def test_migrate_again_after_the_app_wrote_leaves_postgresql_alone(host):
+    """Once switched, PostgreSQL is the truth: a second migrate.yml must not touch it."""
+    token = _through_nginx(host, "POST", "/api/auth/demo")["token"]
+    body = '{"title": "written after the switch"}'
+    task = _through_nginx(host, "POST", "/api/tasks", token, body)
+    ansible_playbook = Path(sys.executable).parent / "ansible-playbook"
+    proc = subprocess.run(
+        [
+            str(ansible_playbook),
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(ROOT / "playbooks/migrate.yml"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "does not run again" in " ".join(proc.stdout.split())
+    listed = _through_nginx(host, "GET", "/api/tasks", token)["tasks"]
+    assert task["task"]["id"] in [t["id"] for t in listed]
