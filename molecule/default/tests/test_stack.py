@@ -30,15 +30,15 @@ def _ip(name: str) -> str:
     ).strip()
 
 
-def test_verify_playbook_passes_against_the_stack():
-    """playbooks/verify.yml is the same check users run against production."""
+def _playbook(name: str) -> subprocess.CompletedProcess[str]:
+    """Run one of the project's playbooks against the stack; it must succeed."""
     ansible_playbook = Path(sys.executable).parent / "ansible-playbook"
     proc = subprocess.run(
         [
             str(ansible_playbook),
             "-i",
             os.environ["MOLECULE_INVENTORY_FILE"],
-            str(ROOT / "playbooks/verify.yml"),
+            str(ROOT / "playbooks" / name),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -47,6 +47,12 @@ def test_verify_playbook_passes_against_the_stack():
         env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    return proc
+
+
+def test_verify_playbook_passes_against_the_stack():
+    """playbooks/verify.yml is the same check users run against production."""
+    proc = _playbook("verify.yml")
     assert "failed=0" in proc.stdout
 
 
@@ -121,21 +127,7 @@ def test_migrate_again_after_the_app_wrote_leaves_postgresql_alone(host):
     token = _through_nginx(host, "POST", "/api/auth/demo")["token"]
     body = '{"title": "written after the switch"}'
     task = _through_nginx(host, "POST", "/api/tasks", token, body)
-    ansible_playbook = Path(sys.executable).parent / "ansible-playbook"
-    proc = subprocess.run(
-        [
-            str(ansible_playbook),
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            str(ROOT / "playbooks/migrate.yml"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
-    )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    proc = _playbook("migrate.yml")
     assert "does not run again" in " ".join(proc.stdout.split())
     listed = _through_nginx(host, "GET", "/api/tasks", token)["tasks"]
     assert task["task"]["id"] in [t["id"] for t in listed]
