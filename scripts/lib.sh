@@ -73,7 +73,7 @@ ensure_venv() {
 # that may reach only one mirror gets "503 Host not found").
 MC_APT_CACHE_DIR=${MC_APT_CACHE_DIR:-/var/cache/mission-control-apt}
 ensure_apt_cache() {
-  apt_install apt-cacher-ng
+  apt_install apt-cacher-ng curl
   if curl -fsS -o /dev/null -m 5 "http://127.0.0.1:$MC_APT_CACHE_PORT/acng-report.html" 2>/dev/null &&
      curl -fsS -o /dev/null -m 5 "http://127.0.0.1:$MC_APT_CACHE_PORT/mission-control-acng/copyright" 2>/dev/null; then
     return 0
