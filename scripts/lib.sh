@@ -42,9 +42,11 @@ ensure_docker() {
   if [ -d /run/systemd/system ]; then
     as_root systemctl start docker
   else
-    # No init system here (a CI container): run the engine directly.
+    # No init system here (a CI container): run the engine directly, detached
+    # in a subshell so that it is never one of the calling script's jobs (a
+    # bare `wait` would wait for it forever, and `jobs` would count it).
     log "starting dockerd (log: /var/log/dockerd.log)"
-    as_root setsid dockerd >/var/log/dockerd.log 2>&1 </dev/null &
+    (as_root setsid dockerd >/var/log/dockerd.log 2>&1 </dev/null &)
   fi
   local i
   for i in $(seq 1 60); do docker info >/dev/null 2>&1 && return 0; sleep 1; done
