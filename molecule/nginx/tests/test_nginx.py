@@ -34,6 +34,28 @@ def test_nginx_runs_with_a_valid_config(host):
     assert host.socket("tcp://0.0.0.0:443").is_listening
 
 
+def test_a_reload_the_running_master_refuses_fails_loudly(host):
+    # A limit_req zone whose key changes passes `nginx -t` (a fresh start would
+    # take it) but the running master refuses it and keeps its old workers.
+    zone = "/etc/nginx/conf.d/zz-test-zone.conf"
+    line = "limit_req_zone {} zone=mc_test:1m rate=1r/s;"
+    try:
+        host.check_output(f"echo '{line.format('$binary_remote_addr')}' > {zone}")
+        assert host.run("/usr/local/sbin/nginx-reload").rc == 0
+        workers = host.check_output("pgrep -d ' ' -P $(cat /run/nginx.pid)")
+        host.check_output(f"echo '{line.format('$remote_addr')}' > {zone}")
+        assert host.run("nginx -t -q").rc == 0
+        refused = host.run("/usr/local/sbin/nginx-reload")
+        assert refused.rc == 1
+        assert "kept its old configuration" in refused.stderr
+        assert "mc_test" in refused.stderr  # nginx's own [emerg] line
+        assert host.check_output("pgrep -d ' ' -P $(cat /run/nginx.pid)") == workers
+    finally:
+        host.run(f"rm -f {zone}")
+    assert host.run("/usr/local/sbin/nginx-reload").rc == 0
+    assert host.service("nginx").is_running
+
+
 def test_certificate_issued_by_the_acme_server_and_trusted(host, name):
     root = pebble_root(host)
     host.run(f"cat > /tmp/pebble-root.pem <<'EOF'\n{root}\nEOF")
