@@ -423,6 +423,13 @@ def report(
     if datadir is not None and len(cpu_total) == 2:
         r = cpu_total["engine"] / cpu_total["pgloader"]
         print(f"engine/pgloader CPU-seconds ratio (client+server, robust to noise): {r:.2f}")
+    if datadir is not None and "engine" in cpu_total:
+        # client and server share this machine's cores: the engine's wall time
+        # cannot be lower than its CPU seconds spread over all of them
+        cores = os.cpu_count() or 1
+        floor = cpu_total["engine"] / cores
+        vs = f" = {floor / ref:.2f}x pgloader" if ref else ""
+        print(f"engine floor here (its CPU-s / {cores} cores): {floor:.1f}s{vs}")
     psql = next((s for n, s, _ in results if n.startswith("psql")), None)
     if psql:
         print(f"engine/psql \\copy time ratio: {results[0][1] / psql:.2f}")
