@@ -55,7 +55,7 @@ def run_wrk(container: str, url: str, args: argparse.Namespace, extra: str = "")
     )
     out = sh(container, cmd).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    pct = dict(re.findall(r"^\s+(50|99)(?:\.000)?%\s+(\S+)$", out, re.MULTILINE))
+    pct = dict(re.findall(r"^\s+(50|99)(?:\.000)?%\s+(\S+)\s*$", out, re.MULTILINE))
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     return {
         "rps": rps,
