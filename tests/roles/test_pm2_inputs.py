@@ -17,3 +17,9 @@ def test_memory_limit_form_is_checked(run_role):
 
 def test_instances_type_is_checked(run_role):
     run_role("pm2", {"pm2_instances": "many"}).assert_rejected("pm2_instances")
+
+
+def test_cluster_scheduling_is_one_of_the_policies(run_role):
+    run_role("pm2", {"pm2_cluster_scheduling": "random"}).assert_rejected(
+        "pm2_cluster_scheduling", "random"
+    )
