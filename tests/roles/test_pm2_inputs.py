@@ -23,3 +23,8 @@ def test_cluster_scheduling_is_one_of_the_policies(run_role):
     run_role("pm2", {"pm2_cluster_scheduling": "random"}).assert_rejected(
         "pm2_cluster_scheduling", "random"
     )
+
+
+def test_crash_loop_limits_are_checked(run_role):
+    run_role("pm2", {"pm2_min_uptime": 10}).assert_rejected("pm2_min_uptime", "1000")
+    run_role("pm2", {"pm2_max_restarts": 0}).assert_rejected("pm2_max_restarts")
