@@ -97,3 +97,11 @@ def test_bad_source_choice_is_refused(run_role, artifact):
 def test_rollback_target_must_be_a_release_id(run_role):
     result = run_role("app", {"app_rollback_to": "yesterday"}, tasks_from="rollback")
     result.assert_rejected("app_rollback_to", "yesterday")
+
+
+def test_negative_soak_or_watch_is_refused(run_role, artifact):
+    for name in ("app_gate_soak_seconds", "app_watch_seconds"):
+        result = run_role("app", {"app_artifact": artifact, "app_env": GOOD_ENV, name: -1})
+        result.assert_rejected(name, "at least 0")
+        result = run_role("app", {name: -1}, tasks_from="rollback")
+        result.assert_rejected(name, "at least 0")
