@@ -1,14 +1,17 @@
-"""Prints what the bad-release tests measured, as a table, after the run."""
+"""Prints what the deploy tests measured, after the run: good deploys' times and a
+table of the bad releases."""
 
 from __future__ import annotations
 
-from story import BAD_RELEASE_RESULTS
+from story import BAD_RELEASE_RESULTS, GOOD_DEPLOY_SECONDS
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
+    write = terminalreporter.write_line
+    for name, seconds in GOOD_DEPLOY_SECONDS.items():
+        write(f"deploy {name}: {seconds:.0f} s, the gate's soak and the watch included")
     if not BAD_RELEASE_RESULTS:
         return
-    write = terminalreporter.write_line
     write("")
     write("Bad releases, each deployed 3 times under constant load (requests to 127.0.0.1:3001)")
     write("| release | stopped at | requests | failed | answered by the bad release |")

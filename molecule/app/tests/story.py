@@ -146,6 +146,8 @@ class Load:
 
 # What the bad-release tests saw, printed as a table at the end (conftest.py).
 BAD_RELEASE_RESULTS: list[dict] = []
+# Seconds of each good deploy (the soak and the watch included), printed too.
+GOOD_DEPLOY_SECONDS: dict[str, float] = {}
 
 
 def deploy_artifact(path: Path) -> tuple[subprocess.CompletedProcess[str], str]:
