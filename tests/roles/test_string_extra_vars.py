@@ -27,6 +27,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = [
+    "app",
+    "pm2",
     "base",
     "backup",
     "db_migrate",
@@ -39,6 +41,11 @@ ROLES = [
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl t@x"
 # What each role needs besides its bools and ints to get past validation.
 REQUIRED = {
+    # Any file will do as the artifact: the role only sums it before the host.
+    "app": {
+        "app_artifact": str(ROOT / "files" / "app" / "package.json"),
+        "app_env": {"DATABASE_URL": "postgresql://mc@db.example.net/mc", "JWT_SECRET": "x" * 40},
+    },
     "base": {"base_admin_ssh_keys": [KEY]},
     "db_migrate": {
         "db_migrate_database_url": "postgresql://mc:pw@db.example.net/mc?sslmode=verify-full"
