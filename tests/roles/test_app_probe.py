@@ -140,3 +140,19 @@ def test_steady_pm2_workers_pass_the_watch(serve, tmp_path):
         "--url", app.url, "--soak", "1.5", "--pm2-cli", cli, "--pm2-app", "mission-control"
     )
     assert rc == 0, out
+
+
+def test_strict_fails_an_unhealthy_first_answer_at_once(serve):
+    """After the switch a release that answers badly is not given time to mend."""
+    app = serve(sick_from=0)
+    rc, out = probe("--url", app.url, "--timeout", "30", "--count", "6", "--strict")
+    assert rc == 1 and "unhealthy at once" in out["last"] and "HTTP 500" in out["last"], out
+    assert out["seconds"] < 3, out
+
+
+def test_strict_still_waits_for_a_first_answer(serve):
+    app = serve()
+    port = app.url.split(":")[2].split("/")[0]
+    app.close()
+    rc, out = probe("--url", f"http://127.0.0.1:{port}/api/health", "--timeout", "2", "--strict")
+    assert rc == 1 and "not healthy after 2 s" in out["last"], out

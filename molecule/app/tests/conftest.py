@@ -14,10 +14,10 @@ def pytest_terminal_summary(terminalreporter) -> None:
         return
     write("")
     write("Bad releases, each deployed 3 times under constant load (requests to 127.0.0.1:3001)")
-    write("| release | stopped at | requests | failed | answered by the bad release |")
-    write("|---|---|---|---|---|")
+    write("| release | droplet | stopped at | requests | failed | answered by the bad release |")
+    write("|---|---|---|---|---|---|")
     for row in BAD_RELEASE_RESULTS:
         write(
-            f"| {row['case']} | {row['stage']} | {row['requests']} | {row['failed']} "
-            f"| {row['bad_answers']} |"
+            f"| {row['case']} | {row['droplet']} | {row['stage']} | {row['requests']} "
+            f"| {row['failed']} | {row['bad_answers']} |"
         )

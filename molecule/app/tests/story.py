@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import testinfra
 import testinfra.utils.ansible_runner
 
 INVENTORY = os.environ["MOLECULE_INVENTORY_FILE"]
@@ -150,10 +151,15 @@ BAD_RELEASE_RESULTS: list[dict] = []
 GOOD_DEPLOY_SECONDS: dict[str, float] = {}
 
 
-def deploy_artifact(path: Path) -> tuple[subprocess.CompletedProcess[str], str]:
+def deploy_artifact(path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], str]:
     """deploy.yml with an artifact; the output with the callback's line wraps undone."""
-    run = playbook("deploy.yml", "-e", "app_source=artifact", "-e", f"app_artifact={path}")
+    run = playbook("deploy.yml", "-e", "app_source=artifact", "-e", f"app_artifact={path}", *extra)
     return run, " ".join(run.stdout.split())
+
+
+def droplet(name: str):
+    """A testinfra host for a droplet of the scenario, outside the module's own hosts."""
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=INVENTORY)
 
 
 def pm2_workers(host) -> list[dict]:
