@@ -225,18 +225,12 @@ PLAYBOOKS = ROOT / "playbooks"
     "strings",
     [
         {"db_migrate_replace": "true"},
-        {"db_migrate_replace": "false", "migrate_maintenance": "false"},
-        {"db_migrate_replace": "yes", "migrate_maintenance": "1"},
+        {"db_migrate_replace": "false"},
+        {"db_migrate_replace": "yes"},
     ],
 )
 def test_migrate_accepts_string_forms(run, strings):
     run(PLAYBOOKS / "migrate.yml", strings).assert_reached_the_host()
-
-
-def test_migrate_refuses_a_maintenance_switch_that_is_no_boolean(run):
-    run(PLAYBOOKS / "migrate.yml", {"migrate_maintenance": "maybe"}).assert_rejected(
-        "migrate_maintenance", "maybe", "true/false/yes/no/1/0"
-    )
 
 
 @pytest.mark.parametrize(
@@ -268,7 +262,7 @@ def test_backup_accepts_string_forms(run, reason):
 # above never pass: every use in a condition, a comparison or arithmetic is
 # checked here, in the source, for the conversion that makes a string work.
 CONDITION_KEYS = {"when", "that", "failed_when", "changed_when", "until"}
-PLAYBOOK_BOOLS = ["migrate_maintenance", "restore_safety_dump"]
+PLAYBOOK_BOOLS = ["restore_safety_dump"]
 OPERATOR = r"(>=|<=|==|!=|<|>|\*|/|%|\+|-)"
 JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
