@@ -36,6 +36,23 @@ class RoleRun:
             assert needle in self.output, f"{needle!r} not in output:\n{self.output}"
 
 
+def ansible_playbook(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """ansible-playbook of this venv with the project's ansible.cfg and roles,
+    facts in memory, no colours; args as on the command line."""
+    run_env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    run_env["ANSIBLE_ROLES_PATH"] = str(ROOT / "roles")
+    run_env["ANSIBLE_FACT_CACHING"] = "memory"
+    run_env.update(env or {})
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), *args],
+        cwd=ROOT,
+        env=run_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @pytest.fixture
 def run_role(tmp_path: Path):
     def run(role: str, role_vars: dict, *, tasks_from: str = "main") -> RoleRun:
@@ -58,24 +75,14 @@ def run_role(tmp_path: Path):
             "      ansible_connection: community.docker.docker\n"
             "      ansible_python_interpreter: /usr/bin/python3\n"
         )
-        env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-        env["ANSIBLE_ROLES_PATH"] = str(ROOT / "roles")
-        env["ANSIBLE_FACT_CACHING"] = "memory"
-        proc = subprocess.run(
-            [
-                str(Path(sys.executable).parent / "ansible-playbook"),
+        return RoleRun(
+            ansible_playbook(
                 "-i",
                 str(tmp_path / "hosts.yml"),
                 "-e",
                 f"@{tmp_path / 'vars.json'}",
                 str(tmp_path / "play.yml"),
-            ],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
+            )
         )
-        return RoleRun(proc)
 
     return run

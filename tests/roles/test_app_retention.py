@@ -8,13 +8,11 @@ real find/stat/file tasks without a droplet.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import ansible_playbook
 
 
 def make_release(root: Path, rid: str, status: str, proven: bool = False) -> None:
@@ -45,23 +43,12 @@ def run_cleanup(root: Path, tmp_path: Path, keep: int, keep_failed: int) -> set[
         """
     )
     (tmp_path / "play.yml").write_text(play)
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    env["ANSIBLE_ROLES_PATH"] = str(ROOT / "roles")
-    env["ANSIBLE_FACT_CACHING"] = "memory"
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            "localhost,",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-            str(tmp_path / "play.yml"),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    proc = ansible_playbook(
+        "-i",
+        "localhost,",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+        str(tmp_path / "play.yml"),
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return {p.name for p in (root / "releases").iterdir()}

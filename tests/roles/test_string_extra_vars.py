@@ -15,15 +15,14 @@ same way against the playbook's early assert.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ansible_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = [
@@ -120,29 +119,12 @@ def run(tmp_path: Path):
             "          ansible_python_interpreter: /usr/bin/python3\n"
         )
         (tmp_path / "typed.json").write_text(json.dumps(typed or {}))
-        env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-        env["ANSIBLE_ROLES_PATH"] = str(ROOT / "roles")
-        env["ANSIBLE_FACT_CACHING"] = "memory"
+        args = ["-i", str(tmp_path / "hosts.yml"), "-e", f"@{tmp_path / 'typed.json'}"]
+        for name, value in strings.items():
+            args += ["-e", f"{name}={value}"]
         # Plays that gather facts would stop at the host before their first
         # task: the checks under test run on the controller, before any change.
-        env["ANSIBLE_GATHERING"] = "explicit"
-        argv = [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            str(tmp_path / "hosts.yml"),
-            "-e",
-            f"@{tmp_path / 'typed.json'}",
-        ]
-        for name, value in strings.items():
-            argv += ["-e", f"{name}={value}"]
-        proc = subprocess.run(
-            [*argv, str(playbook)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        proc = ansible_playbook(*args, str(playbook), env={"ANSIBLE_GATHERING": "explicit"})
         return Run(proc)
 
     return run_
