@@ -19,7 +19,6 @@ from mc_migrate import __version__, engine
 from mc_migrate.errors import MigrationError
 from mc_migrate.preflight import POLICY_ACTIONS
 from mc_migrate.report import Report
-from mc_migrate.target import redact
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
 
@@ -201,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = func(args.sqlite, args.database_url, options, progress)
     except MigrationError as exc:
-        err.write(f"mc-migrate: error: {redact(str(exc))}\n")
+        err.write(f"mc-migrate: error: {exc}\n")
         if args.json:
             print(json.dumps({"ok": False, "status": "error", "error": str(exc), "kind": exc.kind}))
         return EXIT_ERROR

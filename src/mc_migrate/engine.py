@@ -43,6 +43,7 @@ import psycopg
 from psycopg import sql
 
 from mc_migrate import __version__
+from mc_migrate.dsn import describe
 from mc_migrate.errors import MigrationError, OptionsError, TargetError
 from mc_migrate.load import ProgressFn, ScanState, TableResult, copy_in_sql, scan_table
 from mc_migrate.load import target_checksum as _target_checksum
@@ -66,7 +67,6 @@ from mc_migrate.target import (
     is_empty,
     key_constraints,
     load_schema,
-    redact,
     try_lock,
 )
 
@@ -100,7 +100,7 @@ class _Abort(Exception):
 
 
 def _new_report(command: str, sqlite_path: str | os.PathLike[str], dsn: str) -> Report:
-    return Report(command=command, sqlite_path=os.fspath(sqlite_path), target=redact(dsn))
+    return Report(command=command, sqlite_path=os.fspath(sqlite_path), target=describe(dsn))
 
 
 @contextlib.contextmanager

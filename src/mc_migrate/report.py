@@ -28,7 +28,7 @@ class TableReport:
 class Report:
     command: str
     sqlite_path: str
-    target: str  # redacted DSN
+    target: str  # host:port/dbname, never the URL (mc_migrate.dsn.describe)
     ok: bool = False
     changed: bool = False
     # ok|unchanged|problems|target_differs|mismatch|error

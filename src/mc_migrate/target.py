@@ -13,11 +13,11 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
+from mc_migrate.dsn import check_tls, is_local, parse, where
 from mc_migrate.errors import LockedError, TargetError
 
 LOCK_KEY = 0x6D635F6D69677261  # "mc_migra", fits in a signed bigint
@@ -25,58 +25,26 @@ BOOKKEEPING_TABLES = frozenset({"mc_schema_version", "mc_migration"})
 _VERSION_RE = re.compile(r"^--\s*mc-schema-version:\s*(\d+)\s*$", re.M)
 
 
-def redact(dsn: str) -> str:
-    """Return ``dsn`` with any password replaced by ``***``."""
-    if "://" in dsn:
-        try:
-            parts = urlsplit(dsn)
-        except ValueError:
-            return "<unparsable database URL>"
-        netloc = parts.netloc
-        if "@" in netloc:
-            cred, host = netloc.rsplit("@", 1)
-            if ":" in cred:
-                cred = cred.split(":", 1)[0] + ":***"
-            netloc = f"{cred}@{host}"
-        query = re.sub(r"(?i)(password=)[^&]*", r"\1***", parts.query)
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    return re.sub(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", dsn)
-
-
-def _where(dsn: str) -> str:
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(dsn)
-    except psycopg.Error:
-        return "the server"
-    host = info.get("host") or info.get("hostaddr") or "localhost"
-    port = info.get("port") or "5432"
-    return f"{host}:{port}" if not str(host).startswith("/") else f"socket {host}"
-
-
-def explain_connect_error(exc: BaseException, dsn: str) -> str:
-    """Map a psycopg connection failure to one clear line."""
+def explain_connect_error(exc: BaseException, info: dict[str, str]) -> str:
+    """Map a psycopg connection failure to one clear line that names no secret."""
     msg = " ".join(str(exc).split())
     low = msg.lower()
-    where = _where(dsn)
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(dsn)
-    except psycopg.Error:
-        info = {}
+    at = where(info)
     user = info.get("user") or "?"
-    db = info.get("dbname") or user
+    user = user if re.fullmatch(r"[A-Za-z0-9_.-]{1,63}", user) else "?"
     if "password authentication failed" in low or "authentication failed" in low:
-        return f"authentication failed for user {user!r} at {where} (wrong user or password)"
+        return f"authentication failed for user {user!r} at {at} (wrong user or password)"
     if "no password supplied" in low or "password is required" in low:
-        return f"the server at {where} requires a password for user {user!r}"
+        return f"the server at {at} requires a password for user {user!r}"
     if "certificate" in low or "ssl" in low or "tls" in low:
         detail = msg.split("FATAL:")[-1].strip()
-        return f"TLS failure connecting to {where}: {detail}"
+        return f"TLS failure connecting to {at}: {_without(detail, info)}"
     if "does not exist" in low and "database" in low:
-        return f"database {db!r} does not exist at {where}"
+        return f"the database {at} does not exist"
     if "role" in low and "does not exist" in low:
-        return f"role {user!r} does not exist at {where}"
+        return f"role {user!r} does not exist at {at}"
     if "no pg_hba.conf entry" in low:
-        return f"the server at {where} refuses this client (pg_hba.conf)"
+        return f"the server at {at} refuses this client (pg_hba.conf)"
     if any(
         k in low
         for k in (
@@ -89,31 +57,56 @@ def explain_connect_error(exc: BaseException, dsn: str) -> str:
             "no route",
         )
     ):
-        return f"cannot reach PostgreSQL server at {where}: {msg.split(':')[-1].strip()}"
-    return f"cannot connect to PostgreSQL at {where}: {redact(msg)}"
+        reason = _without(msg.split(":")[-1].strip(), info)
+        return f"cannot reach PostgreSQL server at {at}: {reason}"
+    return f"cannot connect to PostgreSQL at {at}: {_without(msg, info)}"
 
 
-def connect(dsn: str, *, application_name: str = "mc-migrate") -> psycopg.Connection:
-    """Open a connection with session settings that make text output canonical."""
-    if not dsn:
-        raise TargetError("no database URL given (use --database-url or DATABASE_URL)")
+def _without(text: str, info: dict[str, str]) -> str:
+    """libpq's words, with the password taken out should they ever hold it."""
+    password = info.get("password")
+    return text.replace(password, "***") if password else text
+
+
+# The server notices a client that vanished (a dropped network, not only a
+# killed process) within about 30 s, ends the session and frees its locks:
+# keepalives on both ends, and a check of the client during long statements.
+KEEPALIVES = {"keepalives": "1", "keepalives_idle": "15", "keepalives_interval": "5",
+              "keepalives_count": "3"}  # fmt: skip
+SESSION = (
+    "SET DateStyle = 'ISO, MDY'; SET TimeZone = 'UTC'; SET client_encoding = 'UTF8';"
+    " SET IntervalStyle = 'postgres'; SET extra_float_digits = 1;"
+    " SET search_path = public; SET lock_timeout = '30s';"
+    " SET standard_conforming_strings = on;"
+    " SET tcp_keepalives_idle = 15; SET tcp_keepalives_interval = 5;"
+    " SET tcp_keepalives_count = 3; SET idle_in_transaction_session_timeout = '5min'"
+)
+
+
+def connect(dsn: str | None, *, application_name: str = "mc-migrate") -> psycopg.Connection:
+    """Open a verified connection with session settings that make text output canonical.
+
+    Refuses, before connecting, a remote server without sslmode verify-full or
+    verify-ca; checks after connecting that the session does use TLS.
+    """
+    info = parse(dsn)
+    check_tls(info)
     kwargs: dict[str, object] = {"application_name": application_name}
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(dsn)
-    except psycopg.Error:
-        raise TargetError(f"invalid database URL: {redact(dsn)}") from None
     if "connect_timeout" not in info and not os.environ.get("PGCONNECT_TIMEOUT"):
         kwargs["connect_timeout"] = 10
+    kwargs.update({k: v for k, v in KEEPALIVES.items() if k not in info})
     try:
-        conn = psycopg.connect(dsn, autocommit=True, **kwargs)  # type: ignore[arg-type]
+        conn = psycopg.connect(dsn or "", autocommit=True, **kwargs)  # type: ignore[arg-type]
     except psycopg.Error as exc:
-        raise TargetError(explain_connect_error(exc, dsn)) from None
-    conn.execute(
-        "SET DateStyle = 'ISO, MDY'; SET TimeZone = 'UTC'; SET client_encoding = 'UTF8';"
-        " SET IntervalStyle = 'postgres'; SET extra_float_digits = 1;"
-        " SET search_path = public; SET lock_timeout = '30s';"
-        " SET standard_conforming_strings = on"
-    )
+        raise TargetError(explain_connect_error(exc, info)) from None
+    conn.execute(SESSION)
+    if conn.info.server_version >= 140000:
+        conn.execute("SET client_connection_check_interval = '10s'")
+    if not is_local(info):
+        row = conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
+        if not row or not row[0]:
+            conn.close()
+            raise TargetError(f"the session with {where(info)} does not use TLS (pg_stat_ssl)")
     return conn
 
 
