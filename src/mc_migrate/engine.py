@@ -63,10 +63,11 @@ from mc_migrate.target import (
     SchemaFile,
     apply_schema,
     connect,
+    drop_keys,
     introspect,
     is_empty,
-    key_constraints,
     load_schema,
+    rebuild_keys,
     try_lock,
 )
 
@@ -293,22 +294,18 @@ def check(
                 _phase(report, "target_scan", t)
         _finish_problems(report, state)
         if state.failed:
-            report.status, report.ok = "problems", False
-            report.message = f"{state.unresolved} problem(s) found; a run would stop"
+            report.finish("problems", f"{state.unresolved} problem(s) found; a run would stop")
         elif differ and not opts.replace:
-            report.status, report.ok = "target_differs", False
-            report.message = (
+            report.finish(
+                "target_differs",
                 "target is not empty and differs from the source in "
-                f"{', '.join(differ)}; a run needs replace mode"
+                f"{', '.join(differ)}; a run needs replace mode",
             )
         elif nonempty and not differ:
-            report.status, report.ok = "unchanged", True
-            report.message = "target already holds exactly the source data"
+            report.finish("unchanged", "target already holds exactly the source data")
         else:
-            report.status, report.ok = "ok", True
-            report.message = "pre-flight passed; a run would load " + (
-                "(replacing the target data)" if differ else "the empty target"
-            )
+            load = "(replacing the target data)" if differ else "the empty target"
+            report.finish("ok", f"pre-flight passed; a run would load {load}")
     return report
 
 
@@ -333,14 +330,11 @@ def verify(
                 tr.status = "mismatch" if tr.table in differ else "verified"
         _finish_problems(report, state)
         if plan.problems:
-            report.status, report.ok = "problems", False
-            report.message = "the source does not map onto the target schema"
+            report.finish("problems", "the source does not map onto the target schema")
         elif differ:
-            report.status, report.ok = "mismatch", False
-            report.message = f"target differs from the source in: {', '.join(differ)}"
+            report.finish("mismatch", f"target differs from the source in: {', '.join(differ)}")
         else:
-            report.status, report.ok = "ok", True
-            report.message = "target matches the source (row counts and checksums)"
+            report.finish("ok", "target matches the source (row counts and checksums)")
     return report
 
 
@@ -407,8 +401,9 @@ def _run_in_tx(
     def fail_problems(results: dict[str, TableResult]) -> None:
         _table_reports(report, plan, results, "problems")
         _finish_problems(report, state)
-        report.status, report.ok = "problems", False
-        report.message = f"{state.unresolved} problem(s) found; nothing was written to the target"
+        report.finish(
+            "problems", f"{state.unresolved} problem(s) found; nothing was written to the target"
+        )
         raise _Abort
 
     nonempty = [tp.name for tp in plan.tables if not is_empty(conn, tp.name)]
@@ -424,17 +419,20 @@ def _run_in_tx(
             for tr in report.tables:
                 tr.status = "unchanged"
             _finish_problems(report, state)
-            report.status, report.ok, report.changed = "unchanged", True, False
-            report.message = "target already holds exactly the source data; nothing changed"
+            report.finish(
+                "unchanged",
+                "target already holds exactly the source data; nothing changed",
+                changed=False,
+            )
             raise _Abort
         if not opts.replace:
             _finish_problems(report, state)
             for tr in report.tables:
                 tr.status = "differs" if tr.table in differ else "unchanged"
-            report.status, report.ok = "target_differs", False
-            report.message = (
+            report.finish(
+                "target_differs",
                 "target is not empty and differs from the source in "
-                f"{', '.join(differ)}; use replace mode to overwrite it"
+                f"{', '.join(differ)}; use replace mode to overwrite it",
             )
             raise _Abort
         conn.execute(
@@ -447,24 +445,7 @@ def _run_in_tx(
         t = _phase(report, "truncate", t)
 
     # Keys, secondary indexes and foreign keys are rebuilt after the load (fastest).
-    names = {tp.name for tp in plan.tables}
-    fks = [fk for fk in plan.foreign_keys if fk.table in names]
-    keys = key_constraints(conn, sorted(names))
-    idx = [i for i in introspect(conn).indexes if i.table in names and not i.constraint]
-    for fk in fks:
-        conn.execute(
-            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-                sql.Identifier(fk.table), sql.Identifier(fk.name)
-            )
-        )
-    for k in keys:
-        conn.execute(
-            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-                sql.Identifier(k.table), sql.Identifier(k.name)
-            )
-        )
-    for i in idx:
-        conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(i.name)))
+    deferred = drop_keys(conn, [tp.name for tp in plan.tables], plan.foreign_keys)
     freeze = _truncate_for_freeze(conn, plan)
     t = _phase(report, "drop_indexes", t)
 
@@ -498,22 +479,7 @@ def _run_in_tx(
         integrity.start()  # the client is idle until the verification is done
     if progress:
         progress("", "indexes", 0, None)
-    for k in keys:
-        conn.execute(
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
-                sql.Identifier(k.table), sql.Identifier(k.name)
-            )
-            + sql.SQL(k.definition)
-        )
-    for i in idx:
-        conn.execute(i.definition.encode())
-    for fk in fks:
-        conn.execute(
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
-                sql.Identifier(fk.table), sql.Identifier(fk.name)
-            )
-            + sql.SQL(fk.definition)
-        )
+    rebuild_keys(conn, deferred)
     for tp in plan.tables:
         for cname in tp.columns:
             seq = tp.target.columns[cname].serial_seq
@@ -538,9 +504,9 @@ def _run_in_tx(
     if differ:
         for tr in report.tables:
             tr.status = "mismatch" if tr.table in differ else "loaded"
-        report.status, report.ok = "mismatch", False
-        report.message = (
-            f"verification failed for {', '.join(differ)}: rolled back, nothing committed"
+        report.finish(
+            "mismatch",
+            f"verification failed for {', '.join(differ)}: rolled back, nothing committed",
         )
         raise _Abort
     for tr in report.tables:
@@ -559,9 +525,10 @@ def _run_in_tx(
     for tp in plan.tables:
         conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(tp.name)))
     t = _phase(report, "analyze", t)
-    report.status, report.ok, report.changed = "ok", True, True
     total_rows = sum(tr.rows_written for tr in report.tables)
-    report.message = f"migrated {total_rows} rows in {len(report.tables)} tables; verified"
+    report.finish(
+        "ok", f"migrated {total_rows} rows in {len(report.tables)} tables; verified", changed=True
+    )
 
 
 def _truncate_for_freeze(conn: psycopg.Connection, plan: Plan) -> bool:

@@ -48,6 +48,12 @@ class Report:
     phases: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
+    def finish(self, status: str, message: str, *, changed: bool | None = None) -> None:
+        """The step's verdict: ok only for "ok" and "unchanged"."""
+        self.status, self.ok, self.message = status, status in ("ok", "unchanged"), message
+        if changed is not None:
+            self.changed = changed
+
     def table(self, name: str) -> TableReport | None:
         return next((t for t in self.tables if t.table == name), None)
 

@@ -333,6 +333,52 @@ def key_constraints(conn: psycopg.Connection, tables: list[str]) -> list[KeyCons
     return [KeyConstraint(name, rel, definition) for name, rel, definition in rows]
 
 
+@dataclass
+class DeferredKeys:
+    """What a load drops first and builds again after it (the fastest order)."""
+
+    foreign_keys: list[ForeignKey]
+    keys: list[KeyConstraint]
+    indexes: list[Index]
+
+
+def drop_keys(
+    conn: psycopg.Connection, tables: list[str], foreign_keys: list[ForeignKey]
+) -> DeferredKeys:
+    """Drop the foreign keys of ``tables``, their keys (those no other table relies
+    on) and their secondary indexes, in this transaction; returned for rebuild_keys."""
+    deferred = DeferredKeys(
+        foreign_keys=[fk for fk in foreign_keys if fk.table in tables],
+        keys=key_constraints(conn, sorted(tables)),
+        indexes=[i for i in introspect(conn).indexes if i.table in tables and not i.constraint],
+    )
+    for con in [*deferred.foreign_keys, *deferred.keys]:
+        conn.execute(
+            sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                sql.Identifier(con.table), sql.Identifier(con.name)
+            )
+        )
+    for index in deferred.indexes:
+        conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(index.name)))
+    return deferred
+
+
+def rebuild_keys(conn: psycopg.Connection, deferred: DeferredKeys) -> None:
+    """Keys first (a foreign key needs the key it references), indexes, foreign keys."""
+    for con in deferred.keys:
+        conn.execute(_add_constraint(con.table, con.name, con.definition))
+    for index in deferred.indexes:
+        conn.execute(index.definition.encode())
+    for fk in deferred.foreign_keys:
+        conn.execute(_add_constraint(fk.table, fk.name, fk.definition))
+
+
+def _add_constraint(table: str, name: str, definition: str) -> sql.Composed:
+    return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(
+        sql.Identifier(table), sql.Identifier(name)
+    ) + sql.SQL(definition)  # type: ignore[arg-type]
+
+
 def is_empty(conn: psycopg.Connection, table: str) -> bool:
     q = sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table))
     row = conn.execute(q).fetchone()
