@@ -56,7 +56,7 @@ def worker(n):
             with lock:
                 stats["failed"] += 1
                 stats["errors"].append(f"{path}: {err}")
-        time.sleep(0.02)
+        time.sleep(0.05)
 threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
 for t in threads: t.start()
 for t in threads: t.join()
