@@ -1,0 +1,7 @@
+"""Progress and warnings on stderr, which systemd puts in the journal."""
+
+import sys
+
+
+def log(message: str) -> None:
+    print(f"mc-backup: {message}", file=sys.stderr, flush=True)
