@@ -11,11 +11,16 @@ import json
 import os
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+# The converged hosts, looked at through docker exec (the role itself ran over
+# SSH); mc-base-fresh is the wrong-key test's own host.
+testinfra_hosts = ["docker://mc-base-debian12", "docker://mc-base-debian13"]
+FRESH = "mc-base-fresh"
 SSH_PORT = 2222
 ADMIN = "admin"
 WEAK = re.compile(
@@ -27,8 +32,8 @@ def _key() -> Path:
     return Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "base_admin_ed25519"
 
 
-def _address(host) -> str:
-    name = host.backend.get_hostname()
+def _address(host_or_name) -> str:
+    name = host_or_name if isinstance(host_or_name, str) else host_or_name.backend.get_hostname()
     out = subprocess.run(
         ["docker", "inspect", name], capture_output=True, text=True, check=True
     ).stdout
@@ -36,12 +41,14 @@ def _address(host) -> str:
     return next(n["IPAddress"] for n in networks.values() if n["IPAddress"])
 
 
-def _ssh(host, user: str, *args: str, command: str = "id") -> subprocess.CompletedProcess[str]:
+def _ssh(
+    host, user: str, *args: str, command: str = "id", port: int = SSH_PORT
+) -> subprocess.CompletedProcess[str]:
     """One bounded SSH attempt from the controller to the test container."""
     argv = [
         "ssh",
         "-p",
-        str(SSH_PORT),
+        str(port),
         "-o",
         "StrictHostKeyChecking=no",
         "-o",
@@ -215,3 +222,55 @@ def test_sysctl_file_keeps_ip_forward_untouched(host):
 
 def test_no_swapfile_in_a_container(host):
     assert not host.file("/swapfile").exists
+
+
+def test_wrong_admin_key_stops_the_first_run_before_root_is_closed():
+    """The lockout test: on a fresh droplet, an admin key the controller does not
+    hold must stop the play before sshd changes, and root must still log in."""
+    state = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+    wrong = (state / "wrong_ed25519.pub").read_text().strip()
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            os.environ["MOLECULE_INVENTORY_FILE"],
+            str(Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"),
+            "-e",
+            "base_test_hosts=fresh",
+            "-e",
+            json.dumps({"base_admin_ssh_keys": [wrong]}),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    out = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode != 0, out[-3000:]
+    assert "Connected as root on port 22" in out, out[-3000:]
+    assert "base_admin_ssh_keys: the admin admin cannot take over" in out, out[-3000:]
+    # Nothing was closed: sshd still on 22 with its first-boot settings, no
+    # hardening drop-in, ufw off, and root logs in with its key.
+    effective = subprocess.run(
+        ["docker", "exec", FRESH, "/usr/sbin/sshd", "-T", "-C", "user=root,host=x,addr=127.0.0.1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert "port 22" in effective and "permitrootlogin no" not in effective
+    assert (
+        subprocess.run(
+            [
+                "docker",
+                "exec",
+                FRESH,
+                "test",
+                "-e",
+                "/etc/ssh/sshd_config.d/00-mission-control.conf",
+            ]
+        ).returncode
+        == 1
+    )
+    ufw = subprocess.run(["docker", "exec", FRESH, "ufw", "status"], capture_output=True, text=True)
+    assert "Status: active" not in ufw.stdout
+    root = _ssh(FRESH, "root", "-i", str(_key()), command="id -un", port=22)
+    assert root.returncode == 0 and root.stdout.strip() == "root", root.stderr

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""How long site.yml takes over SSH: the first run on a fresh droplet, the
+second run with nothing to change, and the apt time the first run is bound to.
+
+Rebuilds the local stack from scratch (scripts/up --down, then the stand-ins
+of a fresh droplet: root with a key), then runs
+
+    ansible-playbook -i inventories/local site.yml
+
+twice, over SSH with pipelining and ControlPersist (ansible.cfg), and prints
+a table: wall time of each run, the second run's share of the first, and the
+slowest tasks of each. For the first run's bound it then starts one more fresh
+container of the same image with the droplet's apt sources and times apt-get
+installing exactly the packages the first run added (update, download and
+install): the project's goal is a second run within 20 % of the first and a
+first run within 1.5 times that apt time.
+
+    python3 bench/converge.py             # about 10 minutes; replaces the local stack
+    python3 bench/converge.py --top 15    # more of the slowest tasks
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DROPLET = "mc-droplet"
+REFERENCE = "mc-bench-apt"
+DROPLET_HOST = "mc-droplet"
+
+
+def log(message: str) -> None:
+    print(f"==> {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+def run(argv: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=ROOT, text=True, check=True, **kwargs)
+
+
+def in_container(name: str, command: str, **kwargs) -> subprocess.CompletedProcess[str]:
+    return run(["docker", "exec", name, "sh", "-c", command], capture_output=True, **kwargs)
+
+
+def site_run(label: str) -> tuple[float, list[tuple[float, str]], dict]:
+    """One site.yml run with the JSON callback: wall seconds, task times, recap."""
+    log(f"{label}: ansible-playbook -i inventories/local site.yml")
+    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
+    start = time.monotonic()
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            "inventories/local",
+            "site.yml",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.monotonic() - start
+    try:
+        report = json.loads(proc.stdout)
+    except ValueError:
+        sys.exit(
+            f"{label}: no JSON report from ansible-playbook:\n"
+            + proc.stdout[-3000:]
+            + proc.stderr[-2000:]
+        )
+    if proc.returncode != 0:
+        sys.exit(f"{label} failed (rc {proc.returncode}): {json.dumps(report.get('stats'))}")
+    tasks = []
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            if DROPLET_HOST not in task["hosts"]:
+                continue
+            span = task["task"].get("duration", {})
+            if "start" in span and "end" in span:
+                seconds = (_when(span["end"]) - _when(span["start"])).total_seconds()
+                tasks.append((seconds, task["task"]["name"]))
+    log(f"{label}: {wall:.0f} s, {report['stats'][DROPLET_HOST]}")
+    return wall, sorted(tasks, reverse=True), report["stats"][DROPLET_HOST]
+
+
+def _when(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def packages(container: str) -> set[str]:
+    out = in_container(container, "dpkg-query -W -f '${Package} ${db:Status-Status}\\n'").stdout
+    return {line.split()[0] for line in out.splitlines() if line.endswith(" installed")}
+
+
+def apt_reference(added: set[str]) -> float:
+    """apt-get update + install of `added` on a fresh container with the droplet's sources."""
+    image = json.loads(run(["docker", "inspect", DROPLET], capture_output=True).stdout)[0][
+        "Config"
+    ]["Image"]
+    subprocess.run(["docker", "rm", "-f", REFERENCE], capture_output=True)
+    run(
+        [
+            "docker", "run", "-d", "--name", REFERENCE, "--cgroupns", "host",
+            "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
+            "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+            "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+            "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--add-host", "apt-cache:host-gateway",
+            image, "/lib/systemd/systemd",
+        ],
+        capture_output=True,
+    )  # fmt: skip
+    try:
+        in_container(REFERENCE, "systemctl is-system-running --wait || true")
+        # The droplet's package sources and keys, as site.yml left them.
+        sources = subprocess.run(
+            ["docker", "exec", DROPLET, "tar", "-C", "/etc/apt", "-c", "sources.list.d", "keyrings",
+             "trusted.gpg.d"],
+            capture_output=True, check=True,
+        ).stdout  # fmt: skip
+        subprocess.run(
+            ["docker", "exec", "-i", REFERENCE, "tar", "-C", "/etc/apt", "-x"],
+            input=sources,
+            check=True,
+        )
+        missing = sorted(added - packages(REFERENCE))
+        log(f"apt reference: update + install of the {len(missing)} packages the first run added")
+        start = time.monotonic()
+        in_container(
+            REFERENCE,
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+            "--no-install-recommends -o Dpkg::Options::=--force-confdef " + " ".join(missing),
+        )
+        return time.monotonic() - start
+    finally:
+        subprocess.run(["docker", "rm", "-f", REFERENCE], capture_output=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--top", type=int, default=8, help="how many of the slowest tasks to list")
+    args = parser.parse_args()
+
+    log("replacing the local stack with a fresh one (scripts/up --down; scripts/up --stand-ins)")
+    run(["scripts/up", "--down"], capture_output=True)
+    run(["scripts/up", "--stand-ins"], capture_output=True)
+    before = packages(DROPLET)
+
+    first, first_tasks, _ = site_run("first run")
+    second, second_tasks, second_stats = site_run("second run")
+    added = packages(DROPLET) - before
+    apt = apt_reference(added)
+
+    ratio = second / first
+    print()
+    print(f"{'measure':<44} {'seconds':>8}  {'goal':<28} {'met':<4}")
+    print(f"{'-' * 44} {'-' * 8}  {'-' * 28} {'-' * 4}")
+    print(
+        f"{'first run (fresh droplet, root then admin)':<44} {first:8.0f}  "
+        f"{'<= 1.5 x apt = ' + format(1.5 * apt, '.0f') + ' s':<28} "
+        f"{'yes' if first <= 1.5 * apt else 'no':<4}"
+    )
+    print(
+        f"{'second run (changed=' + str(second_stats.get('changed')) + ')':<44} {second:8.0f}  "
+        f"{'<= 20 % of the first':<28} {'yes' if ratio <= 0.20 else 'no':<4}"
+    )
+    print(f"{'second / first':<44} {ratio:8.0%}")
+    print(f"{'apt: update + install of ' + str(len(added)) + ' packages':<44} {apt:8.0f}")
+    print(f"{'first run / apt time':<44} {first / apt:8.1f}x")
+    for label, tasks, total in (
+        ("first run", first_tasks, first),
+        ("second run", second_tasks, second),
+    ):
+        print(
+            f"\nslowest tasks of the {label} (of {len(tasks)}; "
+            f"they sum to {sum(t for t, _ in tasks):.0f} s of {total:.0f} s)"
+        )
+        for seconds, name in tasks[: args.top]:
+            print(f"  {seconds:6.1f}  {name}")
+
+
+if __name__ == "__main__":
+    main()
