@@ -77,6 +77,7 @@ class Config:
 
 
 def _json_types() -> dict[str, type]:
+    """The JSON type of each key, from the fields (list[str] is a list)."""
     hints = typing.get_type_hints(Config)
     return {
         field.name: typing.get_origin(hints[field.name]) or hints[field.name]

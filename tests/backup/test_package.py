@@ -6,8 +6,10 @@ from __future__ import annotations
 import ast
 import graphlib
 import json
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,3 +91,34 @@ def test_python_m_runs_the_command_line() -> None:
         [sys.executable, "-m", "mc_backup", "--help"], capture_output=True, text=True, check=True
     )
     assert proc.stdout.startswith("usage: mc-backup")
+
+
+def pack() -> Path:
+    """The archive the backup role copies to the droplet, made as the role makes it."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "files" / "pack-package.py"), "mc_backup"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return Path(out)
+
+
+def test_the_shipped_archive_runs_on_a_bare_python(make_config, tmp_path: Path) -> None:
+    archive = pack()
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            assert sorted(zf.namelist()) == [f"mc_backup/{p.name}" for p in MODULES]
+        config = str(make_config())
+        proc = without_site_packages("check-config", config, path=str(archive))
+        assert proc.returncode == 0, proc.stderr
+        proc = without_site_packages("--config", config, "status", path=str(archive))
+        assert proc.returncode == 0 and "last backup" in proc.stdout
+        bad = str(make_config("bad.json", keep_hourly=0))
+        assert without_site_packages("check-config", bad, path=str(archive)).returncode == 2
+        # the same package is the same bytes: the role's copy is idempotent
+        again = pack()
+        assert again.read_bytes() == archive.read_bytes()
+        shutil.rmtree(again.parent)
+    finally:
+        shutil.rmtree(archive.parent)

@@ -1,11 +1,13 @@
-"""Pack the mc_migrate package into one zip archive, the same bytes every time.
+"""Pack a package of this project into one zip archive, the same bytes every time.
 
-Usage: pack-engine.py PACKAGE (mc_migrate), run by the controller's Python: the
-package as that Python imports it (this project's `pip install -e .`). Prints
-the archive's path (in a new temporary folder that the caller removes). Only
-the package's modules (*.py) go in, sorted, with a fixed timestamp and mode and
-no compression, so the archive depends on their content alone (not on file
-times, the order of the folder or zlib).
+Usage: pack-package.py PACKAGE (mc_migrate, mc_backup), run by the controller's
+Python: the package as that Python imports it (this project's `pip install -e .`).
+Prints the archive's path (in a new temporary folder that the caller removes).
+Only the package's modules (*.py) go in, sorted, with a fixed timestamp and mode
+and no compression, so the archive depends on their content alone (not on file
+times, the order of the folder or zlib): a role copies it to a host, and an
+unchanged package is an unchanged archive. Python imports from it when it is on
+sys.path.
 """
 
 import importlib.util
