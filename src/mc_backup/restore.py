@@ -51,6 +51,19 @@ def verdict(rows: list[dict]) -> str:
     return "PASS" if all(row["ok"] for row in rows) else "FAIL"
 
 
+def _outcome(what: str, manifest: dict, actual: dict[str, int], **facts: object) -> dict:
+    """A restore's result: its facts, the per-table comparison, PASS or FAIL, and
+    an error naming the tables whose counts differ from the manifest."""
+    rows = compare_counts(manifest["tables"], actual)
+    result = {"time": iso(utcnow()), "result": verdict(rows), **facts, "tables": rows}
+    if result["result"] != "PASS":
+        bad = ", ".join(
+            f"{r['table']} {r['expected']}!={r['restored']}" for r in rows if not r["ok"]
+        )
+        result["error"] = f"{what}: row counts differ from the manifest: {bad}"
+    return result
+
+
 def drill(ctx: Context, source: str, selector: str) -> dict:
     """The result; when it is not PASS, result["error"] says which tables differ."""
     cfg = ctx.config
@@ -72,27 +85,19 @@ def drill(ctx: Context, source: str, selector: str) -> dict:
                 database.drop_database(admin, scratch)
         finally:
             admin.close()
-        rows = compare_counts(manifest["tables"], actual)
-        result = {
-            "time": iso(utcnow()),
-            "result": verdict(rows),
-            "source": source,
-            "backup": label,
-            "backup_time": manifest["time"],
-            "backup_age_hours": round(hours_since(manifest["time"]), 2),
-            "restore_seconds": restore_seconds,
-            "duration_seconds": round(time.monotonic() - started, 3),
-            "tables": rows,
-            "scratch_database": scratch,
-        }
+        result = _outcome(
+            f"restore drill of {label}",
+            manifest,
+            actual,
+            source=source,
+            backup=label,
+            backup_time=manifest["time"],
+            backup_age_hours=round(hours_since(manifest["time"]), 2),
+            restore_seconds=restore_seconds,
+            duration_seconds=round(time.monotonic() - started, 3),
+            scratch_database=scratch,
+        )
         ctx.status.update(last_drill={k: v for k, v in result.items() if k != "tables"})
-        if result["result"] != "PASS":
-            bad = ", ".join(
-                f"{r['table']} {r['expected']}!={r['restored']}" for r in rows if not r["ok"]
-            )
-            result["error"] = (
-                f"restore drill of {label}: row counts differ from the manifest: {bad}"
-            )
         return result
 
 
@@ -116,21 +121,18 @@ def restore_in_place(ctx: Context, source: str, selector: str, confirm: str, saf
         )
         with database.connect(ctx.config) as conn:
             actual = database.count_rows(conn)
-        rows = compare_counts(manifest["tables"], actual)
-        result = {
-            "time": iso(utcnow()),
-            "result": verdict(rows),
-            "source": source,
-            "backup": label,
-            "backup_time": manifest["time"],
-            "restore_seconds": restore_seconds,
-            "duration_seconds": round(time.monotonic() - started, 3),
-            "safety_dump": safety_entry,
-            "tables": rows,
-        }
+        result = _outcome(
+            f"in-place restore of {label}",
+            manifest,
+            actual,
+            source=source,
+            backup=label,
+            backup_time=manifest["time"],
+            restore_seconds=restore_seconds,
+            duration_seconds=round(time.monotonic() - started, 3),
+            safety_dump=safety_entry,
+        )
         ctx.status.update(last_restore={k: v for k, v in result.items() if k != "tables"})
-        if result["result"] != "PASS":
-            result["error"] = f"in-place restore of {label}: row counts differ from the manifest"
         return result
 
 
