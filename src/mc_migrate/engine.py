@@ -84,7 +84,7 @@ class Options:
     max_problems: int = 10_000
 
     @classmethod
-    def from_any(cls, value: Options | Mapping[str, Any] | None) -> Options:
+    def from_any(cls, value: OptionsLike) -> Options:
         if value is None:
             return cls()
         if isinstance(value, Options):
@@ -96,18 +96,23 @@ class Options:
         return cls(**{k: v for k, v in value.items() if v is not None})
 
 
+StrPath = str | os.PathLike[str]
+OptionsLike = Options | Mapping[str, Any] | None  # what check, run and verify accept
+_Prechecks = dict[str, dict[str, Any]]  # table -> its pre-found problems and parent skips
+
+
 class _Abort(Exception):
     """Internal: leave the transaction with a rollback, the report is final."""
 
 
-def _new_report(command: str, sqlite_path: str | os.PathLike[str], dsn: str) -> Report:
+def _new_report(command: str, sqlite_path: StrPath, dsn: str) -> Report:
     return Report(command=command, sqlite_path=os.fspath(sqlite_path), target=describe(dsn))
 
 
 @contextlib.contextmanager
 def _session(
     command: str,
-    sqlite_path: str | os.PathLike[str],
+    sqlite_path: StrPath,
     dsn: str,
     opts: Options,
     *,
@@ -163,9 +168,9 @@ def _finish_problems(report: Report, state: ScanState) -> None:
     report.quarantined_rows = state.quarantined
 
 
-def _prechecks(src: Source, plan: Plan, state: ScanState) -> dict[str, dict[str, Any]]:
+def _prechecks(src: Source, plan: Plan, state: ScanState) -> _Prechecks:
     """SQL-side checks (duplicates, orphans) and cascade wiring, per table."""
-    out: dict[str, dict[str, Any]] = {}
+    out: _Prechecks = {}
     for fk in plan.foreign_keys:
         if len(fk.columns) == 1 and plan.table(fk.ref_table) is not None:
             state.skipped_values.setdefault(fk.ref_table, {}).setdefault(fk.ref_columns[0], set())
@@ -191,21 +196,13 @@ def _scan_all(
     src: Source,
     plan: Plan,
     state: ScanState,
-    pre: dict[str, dict[str, Any]],
+    pre: _Prechecks,
     progress: ProgressFn | None,
 ) -> dict[str, TableResult]:
     results = {}
     for tp in plan.tables:
         total = src.count(tp.source.name) if progress else None
-        results[tp.name] = scan_table(
-            src,
-            tp,
-            state,
-            dup_problems=pre[tp.name]["problems"],
-            parent_skips=pre[tp.name]["parent_skips"],
-            progress=progress,
-            total=total,
-        )
+        results[tp.name] = _scan_one(src, tp, state, pre, None, progress, total)
     return results
 
 
@@ -252,24 +249,36 @@ def _compare_target(
     return differ
 
 
-def _plan_or_abort(report: Report, src: Source, conn: psycopg.Connection, opts: Options) -> Plan:
+def _plan_and_prechecks(
+    report: Report,
+    src: Source,
+    conn: psycopg.Connection,
+    opts: Options,
+    policies: dict[str, str],
+) -> tuple[Plan, ScanState, _Prechecks]:
     plan = build_plan(src.tables(), introspect(conn), opts.skip_tables, opts.skip_columns)
     report.plan = [tp.to_dict() for tp in plan.tables]
-    return plan
+    state, pre = _scan_state(src, plan, policies, opts)
+    return plan, state, pre
 
 
-def _mapping_state(plan: Plan, policies: dict[str, str], opts: Options) -> ScanState:
+def _scan_state(
+    src: Source, plan: Plan, policies: dict[str, str], opts: Options
+) -> tuple[ScanState, _Prechecks]:
+    """A fresh scan state holding the mapping problems, and its prechecks."""
     state = ScanState(policies, max_problems=opts.max_problems)
     for p in plan.problems:
         state.add(p)
-    return state
+    return state, _prechecks(src, plan, state)
+
+
+def _set_statuses(report: Report, differ: list[str], *, differs: str, matches: str) -> None:
+    for tr in report.tables:
+        tr.status = differs if tr.table in differ else matches
 
 
 def check(
-    sqlite_path: str | os.PathLike[str],
-    dsn: str,
-    options: Options | Mapping[str, Any] | None = None,
-    progress: ProgressFn | None = None,
+    sqlite_path: StrPath, dsn: str, options: OptionsLike = None, progress: ProgressFn | None = None
 ) -> Report:
     """Pre-flight and plan only; never changes the target."""
     opts = Options.from_any(options)
@@ -278,9 +287,7 @@ def check(
             try_lock(conn)
             t = time.monotonic()
             apply_schema(conn, schema)
-            plan = _plan_or_abort(report, src, conn, opts)
-            state = _mapping_state(plan, policies, opts)
-            pre = _prechecks(src, plan, state)
+            plan, state, pre = _plan_and_prechecks(report, src, conn, opts, policies)
             t = _phase(report, "plan", t)
             results = _scan_all(src, plan, state, pre, progress)
             t = _phase(report, "scan", t)
@@ -289,8 +296,7 @@ def check(
             differ = []
             if nonempty:
                 differ = _compare_target(conn, report, plan, results)
-                for tr in report.tables:
-                    tr.status = "differs" if tr.table in differ else "unchanged"
+                _set_statuses(report, differ, differs="differs", matches="unchanged")
                 _phase(report, "target_scan", t)
         _finish_problems(report, state)
         if state.failed:
@@ -310,24 +316,22 @@ def check(
 
 
 def verify(
-    sqlite_path: str | os.PathLike[str],
-    dsn: str,
-    options: Options | Mapping[str, Any] | None = None,
-    progress: ProgressFn | None = None,
+    sqlite_path: StrPath, dsn: str, options: OptionsLike = None, progress: ProgressFn | None = None
 ) -> Report:
-    """Compare row counts and checksums of source and target; read-only."""
+    """Compare row counts and checksums of source and target; read-only.
+
+    The target is read in one REPEATABLE READ READ ONLY transaction, so every
+    table is compared as of the same moment even while the target is in use.
+    """
     opts = Options.from_any(options)
     with _session("verify", sqlite_path, dsn, opts) as (report, src, conn, _schema, policies):
         with conn.transaction(force_rollback=True):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            plan = _plan_or_abort(report, src, conn, opts)
-            state = _mapping_state(plan, policies, opts)
-            pre = _prechecks(src, plan, state)
+            plan, state, pre = _plan_and_prechecks(report, src, conn, opts, policies)
             results = _scan_all(src, plan, state, pre, progress)
             _table_reports(report, plan, results, "verified")
             differ = _compare_target(conn, report, plan, results)
-            for tr in report.tables:
-                tr.status = "mismatch" if tr.table in differ else "verified"
+            _set_statuses(report, differ, differs="mismatch", matches="verified")
         _finish_problems(report, state)
         if plan.problems:
             report.finish("problems", "the source does not map onto the target schema")
@@ -339,10 +343,7 @@ def verify(
 
 
 def run(
-    sqlite_path: str | os.PathLike[str],
-    dsn: str,
-    options: Options | Mapping[str, Any] | None = None,
-    progress: ProgressFn | None = None,
+    sqlite_path: StrPath, dsn: str, options: OptionsLike = None, progress: ProgressFn | None = None
 ) -> Report:
     """Migrate in one transaction; see the module docstring.
 
@@ -393,9 +394,7 @@ def _run_in_tx(
     t = time.monotonic()
     try_lock(conn)
     apply_schema(conn, schema)
-    plan = _plan_or_abort(report, src, conn, opts)
-    state = _mapping_state(plan, policies, opts)
-    pre = _prechecks(src, plan, state)
+    plan, state, pre = _plan_and_prechecks(report, src, conn, opts, policies)
     t = _phase(report, "plan", t)
 
     def fail_problems(results: dict[str, TableResult]) -> None:
@@ -427,8 +426,7 @@ def _run_in_tx(
             raise _Abort
         if not opts.replace:
             _finish_problems(report, state)
-            for tr in report.tables:
-                tr.status = "differs" if tr.table in differ else "unchanged"
+            _set_statuses(report, differ, differs="differs", matches="unchanged")
             report.finish(
                 "target_differs",
                 "target is not empty and differs from the source in "
@@ -440,8 +438,7 @@ def _run_in_tx(
                 sql.SQL(", ").join(sql.Identifier(tp.name) for tp in plan.tables)
             )
         )
-        state = _mapping_state(plan, policies, opts)
-        pre = _prechecks(src, plan, state)
+        state, pre = _scan_state(src, plan, policies, opts)
         t = _phase(report, "truncate", t)
 
     # Keys, secondary indexes and foreign keys are rebuilt after the load (fastest).
@@ -502,8 +499,7 @@ def _run_in_tx(
         t = _phase(report, "integrity_wait", t)
     _finish_problems(report, state)
     if differ:
-        for tr in report.tables:
-            tr.status = "mismatch" if tr.table in differ else "loaded"
+        _set_statuses(report, differ, differs="mismatch", matches="loaded")
         report.finish(
             "mismatch",
             f"verification failed for {', '.join(differ)}: rolled back, nothing committed",
@@ -566,7 +562,7 @@ def _scan_one(
     src: Source,
     tp: TablePlan,
     state: ScanState,
-    pre: dict[str, dict[str, Any]],
+    pre: _Prechecks,
     copy: psycopg.Copy | None,
     progress: ProgressFn | None,
     total: int | None,

@@ -250,9 +250,21 @@ def scan_table(
     remember = state.skipped_values.get(tp.name, {})
     remember_pos = [(tp.columns.index(c), s) for c, s in remember.items() if c in tp.columns]
 
+    def fixed_line(
+        row: tuple[Any, ...], key: tuple[object, ...], pre: list[Problem], null_cols: set[str]
+    ) -> bytes | None:
+        """The row as the policies fix it: COPY line, or None when it is not written."""
+        fields = fixer.fix(row, _pk_text(key), pre, null_cols)
+        if fields is None:
+            res.rows_skipped += 1
+            for pos, s in remember_pos:
+                s.add(row[pos])
+            return None
+        res.rows_changed += 1
+        return copy_line(fields).encode("utf-8")
+
     def general(row: tuple[Any, ...], key: tuple[object, ...] | None) -> bytes | None:
         """The per-value path for one row: COPY line, or None when not written."""
-        fields = None
         if key is not None:
             pre = list(special.get(key, ()))
             for pos, vals in cascades:
@@ -272,14 +284,7 @@ def scan_table(
                 null_cols = {
                     p.column for p in pre if p.cls == "orphan" and p.action == "null" and p.column
                 }
-                fields = fixer.fix(row, _pk_text(key), pre, null_cols)
-                if fields is None:
-                    res.rows_skipped += 1
-                    for pos, s in remember_pos:
-                        s.add(row[pos])
-                    return None
-                res.rows_changed += 1
-                return copy_line(fields).encode("utf-8")
+                return fixed_line(row, key, pre, null_cols)
         try:
             line = SEP.join([c(v) for c, v in zip(convs, row)])  # noqa: B905 - key extras
             if line.count(SEP) != ncols - 1:
@@ -287,14 +292,7 @@ def scan_table(
             return escape_line(line).encode("utf-8")
         except (ValueProblem, UnicodeEncodeError):
             key = tuple([row[i] for i in keypos])
-            fields = fixer.fix(row, _pk_text(key), [], set())
-            if fields is None:
-                res.rows_skipped += 1
-                for pos, s in remember_pos:
-                    s.add(row[pos])
-                return None
-            res.rows_changed += 1
-            return copy_line(fields).encode("utf-8")
+            return fixed_line(row, key, [], set())
 
     encode = make_batch_encoder([tp.target.columns[c] for c in tp.columns], convs, len(tp.select))
     marked = bool(special or cascades)

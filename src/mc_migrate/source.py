@@ -13,13 +13,16 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from mc_migrate.errors import SourceError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_Chunk = TypeVar("_Chunk")  # a row, or a list of rows
 
 
 @dataclass
@@ -131,41 +134,29 @@ class Source:
         same order) with a lossless surrogate-escape decoder, skipping the rows
         already produced, so the converter can report the bad value.
         """
-        sql = f"SELECT {', '.join(exprs)} FROM {qi(table)}"
-        done = 0
-        try:
-            for row in self.conn.execute(sql):
-                done += 1
-                yield row
-            return
-        except sqlite3.OperationalError as exc:
-            if "decode" not in str(exc).lower():
-                raise SourceError(f"SQLite read of {table} failed: {exc}") from None
-        except sqlite3.DatabaseError as exc:
-            raise SourceError(f"SQLite read of {table} failed: {exc}") from None
-        self.conn.text_factory = _surrogate_text
-        try:
-            cur = self.conn.execute(sql)
-            for i, row in enumerate(cur):
-                if i >= done:
-                    yield row
-        except sqlite3.DatabaseError as exc:
-            raise SourceError(f"SQLite read of {table} failed: {exc}") from None
-        finally:
-            self.conn.text_factory = str
+        return self._read(table, exprs, iter, _one_row)
 
     def batches(
         self, table: str, exprs: list[str], size: int = 1000
     ) -> Iterator[list[tuple[object, ...]]]:
         """Like :meth:`rows`, but yield lists of up to ``size`` rows (fetchmany)."""
+        return self._read(table, exprs, lambda cur: _fetch_batches(cur, size), len)
+
+    def _read(
+        self,
+        table: str,
+        exprs: list[str],
+        chunks: Callable[[sqlite3.Cursor], Iterator[_Chunk]],
+        rows_in: Callable[[_Chunk], int],
+    ) -> Iterator[_Chunk]:
+        """Yield ``chunks(cursor)``; ``rows_in`` counts a chunk's rows so that the restart
+        :meth:`rows` describes skips exactly the rows already yielded."""
         sql = f"SELECT {', '.join(exprs)} FROM {qi(table)}"
         done = 0
         try:
-            cur = self.conn.execute(sql)
-            fetch = cur.fetchmany
-            while batch := fetch(size):
-                done += len(batch)
-                yield batch
+            for chunk in chunks(self.conn.execute(sql)):
+                done += rows_in(chunk)
+                yield chunk
             return
         except sqlite3.OperationalError as exc:
             if "decode" not in str(exc).lower():
@@ -175,16 +166,26 @@ class Source:
         self.conn.text_factory = _surrogate_text
         try:
             cur = self.conn.execute(sql)
-            fetch = cur.fetchmany
-            skip = done
-            while skip > 0 and (got := fetch(min(skip, size))):
-                skip -= len(got)
-            while batch := fetch(size):
-                yield batch
+            _discard_rows(cur, done)
+            yield from chunks(cur)
         except sqlite3.DatabaseError as exc:
             raise SourceError(f"SQLite read of {table} failed: {exc}") from None
         finally:
             self.conn.text_factory = str
+
+
+def _one_row(_row: tuple[object, ...]) -> int:
+    return 1
+
+
+def _fetch_batches(cur: sqlite3.Cursor, size: int) -> Iterator[list[tuple[object, ...]]]:
+    while batch := cur.fetchmany(size):
+        yield batch
+
+
+def _discard_rows(cur: sqlite3.Cursor, count: int, step: int = 1000) -> None:
+    while count > 0 and (got := cur.fetchmany(min(count, step))):
+        count -= len(got)
 
 
 def _check_integrity(conn: sqlite3.Connection, path: Path, *, quick: bool) -> None:
