@@ -80,7 +80,15 @@ ensure_apt_cache() {
      curl -fsS -o /dev/null -m 5 "http://127.0.0.1:$MC_APT_CACHE_PORT/mission-control-acng/copyright" 2>/dev/null; then
     return 0
   fi
-  as_root pkill -x apt-cacher-ng 2>/dev/null || true
+  # Not answering as ours: stop the one this function started before (by the
+  # PID file it wrote) and the package's own service (by its init system),
+  # never another program that happens to share the name.
+  local pidfile="$MC_APT_CACHE_DIR/acng.pid" pid
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  if [ -n "$pid" ] && grep -qs apt-cacher-ng "/proc/$pid/cmdline"; then
+    as_root kill "$pid" 2>/dev/null || true
+  fi
+  as_root systemctl stop apt-cacher-ng 2>/dev/null || as_root service apt-cacher-ng stop >/dev/null 2>&1 || true
   local conf="$MC_STATE/apt-cache"
   mkdir -p "$conf"
   as_root mkdir -p "$MC_APT_CACHE_DIR/cache" "$MC_APT_CACHE_DIR/log"
@@ -91,6 +99,7 @@ LogDir: $MC_APT_CACHE_DIR/log
 SupportDir: /usr/lib/apt-cacher-ng
 Port: $MC_APT_CACHE_PORT
 ReportPage: acng-report.html
+PidFile: $MC_APT_CACHE_DIR/acng.pid
 LocalDirs: mission-control-acng /usr/share/doc/apt-cacher-ng
 ExThreshold: 4
 CONF
