@@ -96,7 +96,11 @@ def test_python_m_runs_the_command_line() -> None:
 def pack() -> Path:
     """The archive the backup role copies to the droplet, made as the role makes it."""
     out = subprocess.run(
-        [sys.executable, str(ROOT / "files" / "pack-package.py"), "mc_backup"],
+        [
+            sys.executable,
+            str(ROOT / "roles" / "python_package" / "files" / "pack-package.py"),
+            "mc_backup",
+        ],
         capture_output=True,
         text=True,
         check=True,
