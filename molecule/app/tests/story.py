@@ -164,3 +164,19 @@ def droplet(name: str):
 
 def pm2_workers(host) -> list[dict]:
     return json.loads(host.check_output("pm2-mc jlist"))
+
+
+def assert_root_owns_the_code(host) -> None:
+    """Everything below the code root is root's, not writable by others and not
+    set-id, but the build user's npm cache; no process of the build user is left."""
+    cache = f"{DEPLOY_TO}/build/.npm"
+    outside_cache = f"/srv/mission-control -path {cache} -prune -o"
+    for what, test in {
+        "not root's": "! -user root",
+        "writable by group or others": "! -type l -perm /022",
+        "set-id": "-perm /6000",
+    }.items():
+        found = host.check_output(f"find {outside_cache} {test} -printf '%u %m %p\\n'")
+        assert found == "", f"{what}: {found}"
+    assert host.file(cache).user == "mc-build"
+    assert host.run("pgrep -u mc-build").rc == 1

@@ -19,6 +19,7 @@ from story import (
     GOOD_DEPLOY_SECONDS,
     STORY_HOSTS,
     Load,
+    assert_root_owns_the_code,
     current,
     get,
     http,
@@ -50,10 +51,10 @@ def test_v1_serves_from_git_with_the_database(host):
 
 def test_env_file_is_private_and_daemon_belongs_to_systemd(host):
     env = host.file(f"{DEPLOY_TO}/shared/.env")
-    assert env.user == "mc" and env.mode == 0o600
+    assert env.user == "root" and env.group == "mc" and env.mode == 0o640
     assert host.service("pm2-mc").is_running and host.service("pm2-mc").is_enabled
     main_pid = host.check_output("systemctl show -p MainPID --value pm2-mc")
-    daemon = host.check_output("cat /srv/mission-control/.pm2/pm2.pid")
+    daemon = host.check_output("cat /var/lib/mission-control/.pm2/pm2.pid")
     assert main_pid == daemon
     assert host.check_output(f"ps -o user= -p {daemon}") == "mc"
     assert host.package("procps").is_installed
@@ -76,6 +77,7 @@ def test_deploy_v2_under_load_loses_no_request(host):
     assert stats["failed"] == 0, stats
     assert stats["ok"] > 100 and "2.0.0" in stats["versions"], stats
     assert records(host)[current(host)]["status"] == "healthy"
+    assert_root_owns_the_code(host)
 
 
 def test_crashing_v3_is_refused_and_v2_keeps_serving(host):
@@ -154,11 +156,58 @@ def test_a_killed_worker_comes_back(host):
     assert get(host, "/api/health")["status"] == "ok"
 
 
+def test_the_app_user_cannot_change_what_it_runs(host):
+    """A shell as the app user (a compromised app) tries to plant code or take the next converge."""
+    live, other = current(host), next(r for r in records(host) if r != current(host))
+    attempts = {
+        "swap app for a link to /etc": f"mv {DEPLOY_TO} {DEPLOY_TO}.x; ln -sfn /etc {DEPLOY_TO}",
+        "repoint current": f"ln -sfn releases/{other} {DEPLOY_TO}/current.new"
+        f" && mv -T {DEPLOY_TO}/current.new {DEPLOY_TO}/current",
+        "write into the live release": f"echo 'exit()' >> {DEPLOY_TO}/releases/{live}/server.js",
+        "write into another release": f"touch {DEPLOY_TO}/releases/{other}/planted.js",
+        "write into node_modules": f"touch {DEPLOY_TO}/releases/{live}/node_modules/planted.js",
+        "mark a release healthy": f"echo '{{}}' > {DEPLOY_TO}/releases/{other}/RELEASE.json",
+        "rename a release": f"mv {DEPLOY_TO}/releases/{other} {DEPLOY_TO}/releases/x",
+        "edit the env file": f"echo EVIL=1 >> {DEPLOY_TO}/shared/.env",
+        "plant in the build area": f"touch {DEPLOY_TO}/build/planted",
+        "plant in its home": "touch /var/lib/mission-control/planted",
+        "swap PM2_HOME for a link": "mv /var/lib/mission-control/.pm2 /var/lib/mission-control/x",
+    }
+    succeeded = [
+        name
+        for name, cmd in attempts.items()
+        if host.run("runuser -u mc -- sh -c %s", f"set -e; {cmd}").rc == 0
+    ]
+    assert succeeded == [], succeeded
+    # What it needs still works: it reads its env file and writes PM2's state.
+    host.run_expect([0], f"runuser -u mc -- test -r {DEPLOY_TO}/shared/.env")
+    host.run_expect([0], "runuser -u mc -- test -w /var/lib/mission-control/.pm2")
+    assert current(host) == live
+
+
+def test_a_link_planted_under_an_older_layout_stops_the_deploy(host):
+    """The old layout let the app own these folders: a link it left is refused, not followed."""
+    host.check_output("mkdir -p /tmp/decoy && chown root:root /tmp/decoy && chmod 0700 /tmp/decoy")
+    build = f"{DEPLOY_TO}/build"
+    host.check_output(f"mv {build} {build}.saved && ln -s /tmp/decoy {build}")
+    try:
+        run = playbook("deploy.yml")
+    finally:
+        host.check_output(f"rm {build} && mv {build}.saved {build}")
+    flat = " ".join(run.stdout.split())
+    assert run.returncode != 0
+    assert f"{DEPLOY_TO}/build is a symbolic link" in flat, flat[-2000:]
+    decoy = host.file("/tmp/decoy")
+    assert decoy.user == "root" and decoy.mode == 0o700
+    assert get(host, "/api/health")["status"] == "ok"
+
+
 def test_deploying_the_live_revision_changes_nothing(host):
     run = playbook("deploy.yml")  # the inventory's source: git tag v1, live after the rollback
     assert run.returncode == 0, run.stdout[-3000:]
     assert "changed=0" in run.stdout, run.stdout[-3000:]
     assert "no new release" in " ".join(run.stdout.split())  # the callback wraps lines
+    assert_root_owns_the_code(host)
 
 
 def test_unknown_git_ref_fails_before_any_change(host):

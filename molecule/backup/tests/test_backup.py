@@ -131,7 +131,8 @@ def test_seed_the_app_database(host):
     )
     host.run_expect(
         [0],
-        "mkdir -p /srv/mission-control/current && echo r42 > /srv/mission-control/current/REVISION",
+        "mkdir -p /srv/mission-control/app/current"
+        " && echo r42 > /srv/mission-control/app/current/REVISION",
     )
 
 

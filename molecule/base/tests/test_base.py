@@ -157,8 +157,11 @@ def test_system_user_has_no_login_shell(host):
     assert mc.exists
     assert mc.uid < 1000
     assert mc.shell == "/usr/sbin/nologin"
-    assert mc.home == "/srv/mission-control"
-    assert host.file("/srv/mission-control").is_directory
+    assert mc.home == "/var/lib/mission-control"
+    # A compromised service cannot change its own home (root writes its settings there).
+    home = host.file(mc.home)
+    assert home.is_directory and home.user == "root" and home.group == "mc" and home.mode == 0o750
+    assert host.run("runuser -u mc -- touch /var/lib/mission-control/planted").rc != 0
     assert host.run("su -s /bin/sh -c true mc").rc == 0  # with an explicit shell only
     assert host.run("su - mc -c true").rc != 0
 

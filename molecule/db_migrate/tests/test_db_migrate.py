@@ -61,8 +61,8 @@ def test_schema_version_recorded(host):
 
 def test_cli_verify_reports_a_match(host):
     out = host.run(
-        "env PGSERVICEFILE=/srv/mission-control/.pg_service.conf"
-        " PGPASSFILE=/srv/mission-control/.pgpass"
+        "env PGSERVICEFILE=/var/lib/mission-control/.pg_service.conf"
+        " PGPASSFILE=/var/lib/mission-control/.pgpass"
         " mc-migrate verify --sqlite /var/lib/mission-control/migrate/upload.db"
         " --database-url 'postgresql:///?service=mission_control'"
     )

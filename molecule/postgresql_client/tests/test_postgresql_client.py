@@ -45,9 +45,16 @@ def test_pg_dump_works_against_the_server(host):
 
 def test_secrets_files_are_private(host):
     for name in (".pgpass", ".pg_service.conf"):
-        f = host.file(f"/srv/mission-control/{name}")
+        f = host.file(f"/var/lib/mission-control/{name}")
         assert f.user == "mc"
         assert f.mode == 0o600
+    # In a home the user cannot change: it cannot swap them for links root would follow.
+    assert (
+        host.run(
+            "runuser -u mc -- mv /var/lib/mission-control/.pgpass /var/lib/mission-control/x"
+        ).rc
+        != 0
+    )
 
 
 def test_wrong_ca_is_refused(host):
