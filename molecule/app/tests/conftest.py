@@ -3,10 +3,17 @@ table of the bad releases."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "_helpers"))
+
+from exposure import write_table
 from story import BAD_RELEASE_RESULTS, GOOD_DEPLOY_SECONDS
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
+    write_table(terminalreporter)
     write = terminalreporter.write_line
     for name, seconds in GOOD_DEPLOY_SECONDS.items():
         write(f"deploy {name}: {seconds:.0f} s, the gate's soak and the watch included")

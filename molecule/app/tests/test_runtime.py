@@ -6,6 +6,7 @@ import json
 import os
 
 import testinfra.utils.ansible_runner
+from exposure import assert_exposure_at_most  # conftest.py puts molecule/_helpers on the path
 
 testinfra_hosts = testinfra.utils.ansible_runner.AnsibleRunner(
     os.environ["MOLECULE_INVENTORY_FILE"]
@@ -23,6 +24,19 @@ def test_pm2_is_the_pinned_version_run_by_its_unit_as_the_app_user(host):
     assert unit.is_running and unit.is_enabled
     daemon = host.check_output("systemctl show -p MainPID --value pm2-mc")
     assert host.check_output(f"ps -o user= -p {daemon}") == "mc"
+
+
+def test_the_pm2_unit_is_sandboxed(host):
+    assert_exposure_at_most(host, "pm2-mc.service", 3.5)
+    # Inside it the app holds no capability and sees the system read-only.
+    daemon = host.check_output("systemctl show -p MainPID --value pm2-mc")
+    assert host.check_output(f"grep CapEff /proc/{daemon}/status").split()[1] == "0" * 16
+    in_unit = f"nsenter --target {daemon} --mount --"
+    for path in ("/usr/local/bin", "/etc", "/srv/mission-control/app"):
+        probe = host.run(f"{in_unit} touch {path}/.sandbox-probe")
+        assert probe.rc != 0 and "Read-only file system" in probe.stderr, (path, probe.stderr)
+    host.run_expect([0], f"{in_unit} touch /var/lib/mission-control/.pm2/.sandbox-probe")
+    host.run_expect([0], "rm /var/lib/mission-control/.pm2/.sandbox-probe")
 
 
 def test_the_live_release_serves_on_every_worker(host):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import testinfra.utils.ansible_runner
+from exposure import assert_exposure_at_most  # conftest.py puts molecule/_helpers on the path
 
 testinfra_hosts = testinfra.utils.ansible_runner.AnsibleRunner(
     os.environ["MOLECULE_INVENTORY_FILE"]
@@ -134,6 +135,16 @@ def test_seed_the_app_database(host):
         "mkdir -p /srv/mission-control/app/current"
         " && echo r42 > /srv/mission-control/app/current/REVISION",
     )
+
+
+def test_every_backup_unit_is_sandboxed(host):
+    for unit in (
+        "mc-backup@scheduled.service",
+        "mc-backup-drill.service",
+        "mc-backup-check.service",
+        "mc-backup-alert@mc-backup-drill.service.service",
+    ):
+        assert_exposure_at_most(host, unit, 3.5)
 
 
 def test_timers_are_active(host):

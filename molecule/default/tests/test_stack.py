@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import testinfra.utils.ansible_runner
+from exposure import assert_exposure_at_most  # conftest.py puts molecule/_helpers on the path
 
 # The droplet was provisioned over SSH; the tests look inside with docker exec.
 testinfra_hosts = [
@@ -132,6 +133,44 @@ def test_app_runs_under_pm2_owned_by_systemd(host):
     procs = json.loads(host.check_output("pm2-mc jlist"))
     assert procs and all(p["pm2_env"]["status"] == "online" for p in procs)
     assert all(p["pm2_env"]["exec_mode"] == "cluster_mode" for p in procs)
+
+
+def test_every_unit_of_the_stack_is_sandboxed(host):
+    for unit, ceiling in (
+        ("pm2-mc.service", 3.5),
+        ("nginx.service", 4.5),
+        ("nginx-cert-status.service", 3.5),
+        ("mc-backup@scheduled.service", 3.5),
+        ("mc-backup-drill.service", 3.5),
+        ("mc-backup-check.service", 3.5),
+    ):
+        assert_exposure_at_most(host, unit, ceiling)
+
+
+def test_a_compromised_app_reads_no_other_secret(host):
+    """A shell as the app user: the other services' and the admin's secrets stay closed."""
+    for path in (
+        "/etc/mc-backup/restic-password",
+        "/etc/mc-backup/secrets.env",
+        "/var/lib/mc-backup/.pgpass",
+        "/home/mcadmin/.ssh/authorized_keys",
+        "/etc/nginx/tls/mission-control.localhost-selfsigned.key",
+        "/etc/shadow",
+    ):
+        assert host.file(path).exists, path
+        assert host.run(f"runuser -u mc -- cat {path}").rc != 0, path
+    # ...and what is its own it reads, not writes.
+    assert host.run("runuser -u mc -- test -r /srv/mission-control/app/shared/.env").rc == 0
+    assert host.run("runuser -u mc -- test -w /srv/mission-control/app/shared/.env").rc != 0
+
+
+def test_a_backup_records_the_live_release(host):
+    live = host.check_output("cat /srv/mission-control/app/current/REVISION")
+    host.run_expect([0], "systemctl start mc-backup@stack-test.service")
+    newest = host.check_output(
+        "ls -t /var/backups/mission-control/postgresql/*.manifest.json | head -1"
+    )
+    assert json.loads(host.file(newest).content_string)["release"] == live
 
 
 def test_migrate_again_after_the_app_wrote_leaves_postgresql_alone(host):

@@ -14,6 +14,7 @@ from edge_helpers import (
     run_sslyze,
     served_serial,
 )
+from exposure import assert_exposure_at_most  # conftest.py puts molecule/_helpers on the path
 
 SCENARIO = Path(__file__).resolve().parents[1]
 LISTENER_CA = "/usr/local/share/mc-test/pebble-listener-ca.pem"
@@ -32,6 +33,17 @@ def test_nginx_runs_with_a_valid_config(host):
     assert "ssl_stapling" not in dump
     assert host.socket("tcp://0.0.0.0:80").is_listening
     assert host.socket("tcp://0.0.0.0:443").is_listening
+
+
+def test_nginx_and_its_status_check_are_sandboxed(host):
+    assert host.file("/etc/systemd/system/nginx.service.d/50-sandbox.conf").exists
+    assert_exposure_at_most(host, "nginx.service", 4.5)
+    assert_exposure_at_most(host, "nginx-cert-status.service", 3.5)
+    # The sandboxed status check still asks nginx over TLS and writes its file.
+    status_file = "/var/lib/nginx-edge/cert-status.json"
+    host.check_output(f"rm -f {status_file}")
+    host.run_expect([0], "systemctl start nginx-cert-status.service")
+    assert json.loads(host.file(status_file).content_string)["state"] == "ok"
 
 
 def test_a_reload_the_running_master_refuses_fails_loudly(host):
