@@ -105,3 +105,18 @@ def test_negative_soak_or_watch_is_refused(run_role, artifact):
         result.assert_rejected(name, "at least 0")
         result = run_role("app", {name: -1}, tasks_from="rollback")
         result.assert_rejected(name, "at least 0")
+
+
+def test_the_build_user_is_not_the_app_user(run_role, artifact):
+    result = run_role(
+        "app", {"app_artifact": artifact, "app_env": GOOD_ENV, "app_build_user": "mc"}
+    )
+    result.assert_rejected("app_build_user", "not root nor app_user")
+
+
+def test_writable_dirs_are_plain_names_under_shared(run_role, artifact):
+    for bad in ("../releases", ".env", "up/loads"):
+        result = run_role(
+            "app", {"app_artifact": artifact, "app_env": GOOD_ENV, "app_writable_dirs": [bad]}
+        )
+        result.assert_rejected("app_writable_dirs", bad)

@@ -77,3 +77,13 @@ def test_valid_input_gets_past_validation(run_role):
     assert gather, result.output
     assert "fatal:" not in before and "FAILED" not in before, before
     assert "UNREACHABLE" in after or "fatal:" in after, after
+
+
+def test_extra_upgrade_sites_are_host_names(run_role):
+    run_role(
+        "base",
+        {
+            "base_admin_ssh_keys": [KEY],
+            "base_unattended_upgrades_extra_sites": ["https://x.org/apt"],
+        },
+    ).assert_rejected("base_unattended_upgrades_extra_sites", "https://x.org/apt")

@@ -1,8 +1,10 @@
 """The pm2 role refuses bad input before it changes anything."""
 
 
-def test_unpinned_version_is_refused(run_role):
-    run_role("pm2", {"pm2_version": "latest"}).assert_rejected("pm2_version", "latest")
+def test_writable_paths_must_be_absolute(run_role):
+    run_role("pm2", {"pm2_app_writable_paths": ["uploads"]}).assert_rejected(
+        "pm2_app_writable_paths"
+    )
 
 
 def test_ecosystem_file_name_is_checked(run_role):

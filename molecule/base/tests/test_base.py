@@ -213,8 +213,15 @@ def test_unattended_security_upgrades(host):
     assert 'APT::Periodic::Unattended-Upgrade "1";' in dump
     assert 'APT::Periodic::Update-Package-Lists "1";' in dump
     patterns = re.findall(r'^Unattended-Upgrade::Origins-Pattern:: "(.*)";$', dump, re.M)
-    assert patterns and all("Debian-Security" in p for p in patterns), patterns
+    distribution = [p for p in patterns if not p.startswith("site=")]
+    assert distribution and all("Debian-Security" in p for p in distribution), patterns
     assert host.service("apt-daily-upgrade.timer").is_enabled
+    # An apt source another role adds (base_unattended_upgrades_extra_sites) is
+    # among the origins unattended-upgrade itself allows.
+    allowed = host.check_output(
+        "unattended-upgrade --dry-run --debug 2>&1 | grep 'Allowed origins'"
+    )
+    assert "site=deb.nodesource.com" in allowed, allowed
 
 
 def test_sysctl_file_keeps_ip_forward_untouched(host):

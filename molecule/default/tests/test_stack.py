@@ -56,10 +56,20 @@ def _playbook(name: str, **env: str) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-def test_verify_playbook_passes_against_the_stack():
-    """playbooks/verify.yml is the same check users run against production."""
-    proc = _playbook("verify.yml")
+def test_verify_playbook_passes_against_the_stack(host):
+    """playbooks/verify.yml is the same check users run against production; it
+    also reports a reboot an upgrade waits for (without failing)."""
+    host.check_output(
+        "echo '*** System restart required ***' > /run/reboot-required"
+        " && echo linux-image-test > /run/reboot-required.pkgs"
+    )
+    try:
+        proc = _playbook("verify.yml")
+    finally:
+        host.check_output("rm -f /run/reboot-required /run/reboot-required.pkgs")
     assert "failed=0" in proc.stdout
+    flat = " ".join(proc.stdout.split())
+    assert "REBOOT REQUIRED" in flat and "linux-image-test" in flat, flat[-3000:]
 
 
 def test_admin_logs_in_with_the_key_and_root_cannot(host):
