@@ -230,6 +230,26 @@ def test_sysctl_file_keeps_ip_forward_untouched(host):
     assert not re.search(r"^net\.ipv4\.ip_forward\s*=\s*0", conf, re.M)
 
 
+def test_host_baseline(host):
+    """The Lynis-driven measures, as the system applies them."""
+    for package in ("apt-show-versions", "debsums", "libpam-tmpdir", "libpam-pwquality", "sysstat"):
+        assert host.package(package).is_installed, package
+    # Security updates have an archive to come from.
+    assert host.run("apt-cache policy | grep -q -- '-security'").rc == 0
+    # No core dumps: the login limit and systemd's handler.
+    assert host.check_output("runuser -u nobody -- sh -c 'ulimit -H -c'") == "0"
+    coredump = host.check_output("systemd-analyze cat-config systemd/coredump.conf")
+    assert "Storage=none" in coredump
+    blocklist = host.file("/etc/modprobe.d/mission-control-blocklist.conf").content_string
+    for module in ("dccp", "sctp", "rds", "tipc", "usb-storage", "firewire-core"):
+        assert f"install {module} /bin/false" in blocklist, module
+    assert "Authorized access only" in host.file("/etc/issue.net").content_string
+    login_defs = host.file("/etc/login.defs").content_string
+    assert re.search(r"^SHA_CRYPT_MIN_ROUNDS 65536$", login_defs, re.M)
+    assert host.service("sysstat").is_enabled
+    assert 'ENABLED="true"' in host.file("/etc/default/sysstat").content_string
+
+
 def test_no_swapfile_in_a_container(host):
     assert not host.file("/swapfile").exists
 
