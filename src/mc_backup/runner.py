@@ -33,6 +33,8 @@ def environment(cfg: Config) -> dict[str, str]:
     env.update(read_env_file(cfg.restic_env_file))
     # restic reads --time in local time; the dump's time is UTC.
     env["TZ"] = "UTC"
+    # The user's home is root's: restic keeps its cache in the state folder.
+    env.setdefault("RESTIC_CACHE_DIR", str(Path(cfg.state_dir) / "restic-cache"))
     if cfg.offsite:
         env["RESTIC_REPOSITORY"] = cfg.restic_repository
         env["RESTIC_PASSWORD_FILE"] = cfg.restic_password_file

@@ -7,7 +7,9 @@ import json
 
 import pytest
 
+from mc_backup.config import load_config
 from mc_backup.offsite import matching_snapshots, release_tag, restic_time, snapshot_id
+from mc_backup.runner import environment
 
 SUMMARY = {
     "message_type": "summary",
@@ -77,3 +79,15 @@ SNAPSHOTS = [
 )
 def test_a_snapshot_is_chosen_by_id_or_file(selector: str, ids: list[str]) -> None:
     assert [s["short_id"] for s in matching_snapshots(SNAPSHOTS, selector)] == ids
+
+
+def test_restic_keeps_its_cache_in_the_state_folder(make_config, tmp_path, monkeypatch) -> None:
+    # The backup user's home is root's: restic's default cache (~/.cache) is not writable.
+    monkeypatch.delenv("RESTIC_CACHE_DIR", raising=False)
+    cfg = load_config(str(make_config()))
+    assert environment(cfg)["RESTIC_CACHE_DIR"] == str(tmp_path / "state" / "restic-cache")
+
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text("RESTIC_CACHE_DIR=/var/cache/restic\n")
+    cfg = load_config(str(make_config(restic_env_file=str(secrets))))
+    assert environment(cfg)["RESTIC_CACHE_DIR"] == "/var/cache/restic"

@@ -24,7 +24,7 @@ EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
 DB = "mission_control_production"
 BACKUP_DIR = "/var/backups/mission-control/postgresql"
 SAFETY_DIR = "/var/backups/mission-control/postgresql-safety"
-ALERTS = "/var/lib/mc-backup/alerts.log"
+ALERTS = "/var/lib/mc-backup/state/alerts.log"
 AS_BACKUP = "runuser -u mc-backup -- "
 PSQL = AS_BACKUP + "psql service=mission_control --no-psqlrc -v ON_ERROR_STOP=1 -At"
 SEED_COUNTS = {
@@ -449,4 +449,62 @@ def test_secrets_are_private(host):
         f = host.file(path)
         assert f.user == "root" and f.group == "mc-backup" and f.mode == 0o640
     key = host.file("/var/lib/mc-backup/.ssh/id_backup")
-    assert key.user == "mc-backup" and key.mode == 0o600
+    assert key.user == "root" and key.group == "mc-backup" and key.mode == 0o640
+
+
+def test_the_backup_user_cannot_change_where_root_writes(host):
+    for path, owner, mode in (
+        ("/var/lib/mc-backup", "root", 0o750),
+        ("/var/lib/mc-backup/.ssh", "root", 0o750),
+        ("/var/lib/mc-backup/state", "mc-backup", 0o750),
+        ("/var/backups/mission-control", "root", 0o750),
+        (BACKUP_DIR, "mc-backup", 0o750),
+    ):
+        f = host.file(path)
+        assert (f.is_directory, f.user, f.group, f.mode) == (True, owner, "mc-backup", mode), path
+    # What a compromised backup user would try: a link where root writes next.
+    for attempt in (
+        "ln -s /etc /var/lib/mc-backup/.ssh/config.new",
+        "mv /var/lib/mc-backup/.ssh /var/lib/mc-backup/ssh.old",
+        "ln -s /etc /var/lib/mc-backup/.pgpass.new",
+        f"mv {BACKUP_DIR} {BACKUP_DIR}.old",
+    ):
+        out = host.run(AS_BACKUP + attempt)
+        assert out.rc != 0 and "Permission denied" in out.stderr, attempt
+    # What the backup program writes, it writes in state/.
+    assert host.file("/var/lib/mc-backup/state/status.json").user == "mc-backup"
+
+
+def test_a_link_left_under_the_older_layout_stops_the_run(host, tmp_path):
+    """An upgraded droplet: the backup user owned its home and the backups'
+    folder, and may have left a link where root is about to hand it a folder."""
+    before = status(host)
+    victim = "/etc/mc-backup-victim"
+    host.check_output(f"install -d -o root -g root -m 0755 {victim}")
+    host.check_output(
+        "chown mc-backup: /var/lib/mc-backup /var/backups/mission-control && "
+        "mv /var/lib/mc-backup/state/status.json /var/lib/mc-backup/status.json"
+    )
+    host.check_output(AS_BACKUP + f"mv {SAFETY_DIR} {SAFETY_DIR}.keep")
+    host.check_output(AS_BACKUP + f"ln -s {victim} {SAFETY_DIR}")
+    play = tmp_path / "play.yml"
+    play.write_text(
+        "- name: Lay out the backup user's folders\n  hosts: app\n  tasks:\n"
+        "    - name: Run the role's user entry point\n      ansible.builtin.include_role:\n"
+        "        name: backup\n        tasks_from: user\n"
+    )
+    try:
+        proc = playbook(str(play))
+        assert proc.returncode != 0
+        assert f"backup: {SAFETY_DIR} is a symbolic link" in proc.stdout, proc.stdout[-3000:]
+        assert host.file(victim).user == "root"
+        # The user moved its own status before the home became root's.
+        assert host.file("/var/lib/mc-backup").user == "root"
+        assert not host.file("/var/lib/mc-backup/status.json").exists
+    finally:
+        host.check_output(f"rm -f {SAFETY_DIR} && mv {SAFETY_DIR}.keep {SAFETY_DIR}")
+        host.check_output(f"rmdir {victim}")
+    proc = playbook(str(play))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert host.file("/var/backups/mission-control").user == "root"
+    assert status(host)["last_success"] == before["last_success"] != {}
