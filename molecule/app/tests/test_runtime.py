@@ -1,4 +1,6 @@
-"""Every droplet: Node.js, PM2 under systemd and the first release, as converge left them."""
+"""Every droplet: Node.js, PM2 under systemd and the live release; and what a
+compromised app cannot do there. Runs after the story (test_app.py,
+test_bad_releases.py), which left several releases on both droplets."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import os
 
 import testinfra.utils.ansible_runner
 from exposure import assert_exposure_at_most  # conftest.py puts molecule/_helpers on the path
+from story import DEPLOY_TO, current, records
 
 testinfra_hosts = testinfra.utils.ansible_runner.AnsibleRunner(
     os.environ["MOLECULE_INVENTORY_FILE"]
@@ -52,3 +55,33 @@ def test_the_live_release_serves_on_every_worker(host):
     assert health["status"] == "ok" and health["database"] == "ok"
     live = host.check_output("basename $(readlink /srv/mission-control/app/current)")
     assert health["release"] == live
+
+
+def test_the_app_user_cannot_change_what_it_runs(host):
+    """A shell as the app user (a compromised app) tries to plant code or take the next converge."""
+    live = current(host)
+    other = next(r for r in records(host) if r != live)
+    attempts = {
+        "swap app for a link to /etc": f"mv {DEPLOY_TO} {DEPLOY_TO}.x; ln -sfn /etc {DEPLOY_TO}",
+        "repoint current": f"ln -sfn releases/{other} {DEPLOY_TO}/current.new"
+        f" && mv -T {DEPLOY_TO}/current.new {DEPLOY_TO}/current",
+        "write into the live release": f"echo 'exit()' >> {DEPLOY_TO}/releases/{live}/server.js",
+        "write into another release": f"touch {DEPLOY_TO}/releases/{other}/planted.js",
+        "write into node_modules": f"touch {DEPLOY_TO}/releases/{live}/node_modules/planted.js",
+        "mark a release healthy": f"echo '{{}}' > {DEPLOY_TO}/releases/{other}/RELEASE.json",
+        "rename a release": f"mv {DEPLOY_TO}/releases/{other} {DEPLOY_TO}/releases/x",
+        "edit the env file": f"echo EVIL=1 >> {DEPLOY_TO}/shared/.env",
+        "plant in the build area": f"touch {DEPLOY_TO}/build/planted",
+        "plant in its home": "touch /var/lib/mission-control/planted",
+        "swap PM2_HOME for a link": "mv /var/lib/mission-control/.pm2 /var/lib/mission-control/x",
+    }
+    succeeded = [
+        name
+        for name, cmd in attempts.items()
+        if host.run("runuser -u mc -- sh -c %s", f"set -e; {cmd}").rc == 0
+    ]
+    assert succeeded == [], succeeded
+    # What it needs still works: it reads its env file and writes PM2's state.
+    host.run_expect([0], f"runuser -u mc -- test -r {DEPLOY_TO}/shared/.env")
+    host.run_expect([0], "runuser -u mc -- test -w /var/lib/mission-control/.pm2")
+    assert current(host) == live
