@@ -106,7 +106,7 @@ def test_forced_renewal_through_the_sandboxed_unit_changes_the_served_certificat
     # certbot.service is what certbot.timer starts: the renewal, its deploy
     # hook (nginx -t, reload, status file) all run inside its sandbox. It
     # renews only near expiry, so certbot's own settings file asks for more.
-    assert_exposure_at_most(host, "certbot.service", 5.0)
+    assert_exposure_at_most(host, "certbot.service", 3.5)
     before = served_serial(host, name)
     cli = "/etc/letsencrypt/cli.ini"
     had_cli = host.file(cli).exists
