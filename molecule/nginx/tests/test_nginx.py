@@ -205,8 +205,31 @@ def test_rate_limit_429_with_the_seed_body_and_retry_after(host, name):
         "retryAfter": 600,
     }
     assert_security_headers_once(headers)
+    # Any case of /api/ counts against the same limit.
+    for path in ("/API/health", "/Api/health"):
+        assert curl(host, name, path, "--interface", "127.0.0.9")[0] == 429, path
     # Outside /api/ there is no limit.
     assert curl(host, name, "/", "--interface", "127.0.0.9")[0] == 200
+
+
+def test_unknown_names_never_reach_the_app(host, name):
+    # TLS for another name, or for the address (no name), is refused in the handshake.
+    for target in ("--resolve evil.test:443:127.0.0.1 https://evil.test/", "https://127.0.0.1/"):
+        out = host.run(f"curl -sk --max-time 10 -o /dev/null {target}")
+        assert out.rc == 35, (target, out.rc, out.stderr)  # SSL connect error
+    # Our name in the handshake, another in Host: the connection is closed unanswered.
+    out = host.run(
+        f"curl -sk --http1.1 --max-time 10 --resolve {name}:443:127.0.0.1 "
+        f"-H 'Host: evil.test' https://{name}/api/echo-headers"
+    )
+    assert out.rc == 52 and out.stdout == "", (out.rc, out.stdout)  # empty reply
+    out = host.run("curl -s --max-time 10 -H 'Host: evil.test' http://127.0.0.1/")
+    assert out.rc == 52 and out.stdout == "", (out.rc, out.stdout)
+    # The app sees our name, and the client's address whatever the client claims.
+    _, _, body = curl(host, name, "/api/echo-headers", "-H", "'X-Forwarded-For: 203.0.113.9'")
+    seen = json.loads(body)
+    assert seen["host"] == name
+    assert seen["x-forwarded-for"] == "127.0.0.1"
 
 
 def test_maintenance_mode_on_and_off(host, name):
