@@ -180,8 +180,15 @@ def test_headers_once_on_502_when_the_app_is_down(host, name):
         status, headers, _ = curl(host, name, "/api/health")
     finally:
         host.run("systemctl start mc-stub-backend")
+        # systemctl returns once the process runs, not once it listens: the
+        # next tests must not meet a 502 because the stub was still starting.
+        for _ in range(60):
+            if host.socket("tcp://127.0.0.1:3001").is_listening:
+                break
+            time.sleep(0.5)
     assert status == 502
     assert_security_headers_once(headers)
+    assert host.socket("tcp://127.0.0.1:3001").is_listening
 
 
 def test_rate_limit_429_with_the_seed_body_and_retry_after(host, name):
