@@ -229,7 +229,9 @@ def test_unknown_names_never_reach_the_app(host, name):
         f"curl -sk --http1.1 --max-time 10 --resolve {name}:443:127.0.0.1 "
         f"-H 'Host: evil.test' https://{name}/api/echo-headers"
     )
-    assert out.rc == 52 and out.stdout == "", (out.rc, out.stdout)  # empty reply
+    # Closed without an answer: curl says "empty reply" (52), or with newer
+    # OpenSSL "failure receiving data" (56, Debian 13).
+    assert out.rc in (52, 56) and out.stdout == "", (out.rc, out.stdout)
     out = host.run("curl -s --max-time 10 -H 'Host: evil.test' http://127.0.0.1/")
     assert out.rc == 52 and out.stdout == "", (out.rc, out.stdout)
     # The app sees our name, and the client's address whatever the client claims.
