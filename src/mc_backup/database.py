@@ -56,17 +56,42 @@ def export_snapshot(conn: psycopg.Connection) -> tuple[str, str, str]:
     ).fetchone()
 
 
-def count_rows(conn: psycopg.Connection) -> dict[str, int]:
-    """Every user table's count(*), by schema.table."""
+# A row's text depends on these session settings (time zone, date and interval
+# styles, float digits, bytea format; search_path for reg* types' names,
+# lc_monetary for money): pinned, a backup and its restore render rows alike.
+PIN_SETTINGS = (
+    "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, MDY';"
+    " SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 1;"
+    " SET LOCAL bytea_output = 'hex'; SET LOCAL search_path = pg_catalog;"
+    " SET LOCAL lc_monetary = 'C'"
+)
+
+
+def count_and_checksum(conn: psycopg.Connection) -> tuple[dict[str, int], dict[str, str]]:
+    """(count(*), checksum) of every user table, each by schema.table.
+
+    The checksum is order-independent: the sum of the first 64 bits of the MD5
+    of each row's text, read as signed integers (mc_migrate.checksum's design,
+    over the whole-row text instead of COPY lines), a decimal string; one query
+    per table, computed by the server. The settings are pinned with SET LOCAL
+    inside a transaction block: in the caller's open transaction (take_dump's
+    snapshot) a savepoint, which keeps the snapshot, and the settings end with
+    that transaction; otherwise, autocommit too, a BEGIN ... COMMIT of its own.
+    """
     from psycopg import sql
 
-    counts = {}
-    for schema, table in conn.execute(USER_TABLES).fetchall():
-        query = sql.SQL("SELECT count(*) FROM {}.{}").format(
-            sql.Identifier(schema), sql.Identifier(table)
-        )
-        counts[f"{schema}.{table}"] = conn.execute(query).fetchone()[0]
-    return counts
+    counts, checksums = {}, {}
+    with conn.transaction():
+        conn.execute(PIN_SETTINGS)
+        for schema, table in conn.execute(USER_TABLES).fetchall():
+            # ROW(t.*), not t: a column named t would be taken for the row
+            query = sql.SQL(
+                "SELECT count(*), coalesce(sum(('x' || left(md5(ROW(t.*)::text), 16))"
+                "::bit(64)::bigint), 0)::text FROM {}.{} AS t"
+            ).format(sql.Identifier(schema), sql.Identifier(table))
+            name = f"{schema}.{table}"
+            counts[name], checksums[name] = conn.execute(query).fetchone()
+    return counts, checksums
 
 
 def own_databases_like(admin: psycopg.Connection, prefix: str) -> list[str]:

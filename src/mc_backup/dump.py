@@ -1,4 +1,5 @@
-"""pg_dump of the app database, with row counts taken in the same snapshot."""
+"""pg_dump of the app database, with row counts and content checksums taken in
+the same snapshot."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def take_dump(ctx: Context, directory: Path, reason: str) -> dict:
         log(f"dumping {dbname} (PostgreSQL {server_version}) to {final}")
         proc = ctx.runner.start(argv)
         try:
-            counts = database.count_rows(conn)
+            counts, checksums = database.count_and_checksum(conn)
         finally:
             # the snapshot must stay valid until pg_dump has finished
             _, err = proc.communicate()
@@ -89,6 +90,7 @@ def take_dump(ctx: Context, directory: Path, reason: str) -> dict:
         "size": size,
         "sha256": digest,
         "tables": counts,
+        "checksums": checksums,
         "dump_seconds": round(time.monotonic() - started, 3),
     }
     write_json_atomic(manifest_of(final), manifest)

@@ -16,7 +16,8 @@ from mc_backup.errors import BackupError
 from mc_backup.files import sha256_of
 from mc_backup.log import log
 
-FORMAT = 1
+# informational: 2 added "checksums" (readers accept manifests without them)
+FORMAT = 2
 DUMP_NAME = re.compile(r"^(?P<db>[A-Za-z0-9_.-]+)-(?P<ts>\d{8}T\d{6}Z)\.dump$")
 
 

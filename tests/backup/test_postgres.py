@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import json
 import subprocess
+from hashlib import md5
 from pathlib import Path
 
 import pytest
 
+from mc_backup import database
 from mc_backup.cli import main
 from mc_backup.files import sha256_of
 
-from .conftest import OWNER, SEED_COUNTS, alert_lines
+from .conftest import OWNER, SEED_COUNTS, SERVICE, alert_lines
 from .test_retention import KEPT, SERIES
 
 
@@ -30,6 +32,27 @@ def mc_backup(config: str, *args: str) -> int:
     return main(["--config", config, *args])
 
 
+def row_hash(text: str) -> int:
+    """A row's share of a table checksum: its text's MD5, first 64 bits, signed."""
+    return int.from_bytes(md5(text.encode()).digest()[:8], "big", signed=True)
+
+
+def replace_dump(app_db, dump: Path) -> None:
+    """A pg_dump of the database as it is now in place of `dump`, with the size and
+    sha256 its manifest records (so it passes the file check); the manifest's
+    counts and checksums stay those of the original dump."""
+    pg_dump = f"{app_db.postgres.bin_dir}/pg_dump"
+    subprocess.run(
+        [pg_dump, "--format=custom", f"--file={dump}", f"--dbname=service={SERVICE}"],
+        check=True,
+        capture_output=True,
+    )
+    path = dump.with_suffix(".manifest.json")
+    manifest = json.loads(path.read_text())
+    manifest.update(size=dump.stat().st_size, sha256=sha256_of(dump))
+    path.write_text(json.dumps(manifest))
+
+
 def test_a_backup_is_a_checked_dump_with_its_row_counts(
     config: str, app_db, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -39,7 +62,13 @@ def test_a_backup_is_a_checked_dump_with_its_row_counts(
     dump = Path(last["path"])
     assert dump.parent == tmp_path / "pg" and dump.name.startswith(f"{app_db.name}-")
     manifest = json.loads(dump.with_suffix(".manifest.json").read_text())
-    assert manifest["tables"] == SEED_COUNTS
+    assert manifest["tables"] == SEED_COUNTS and manifest["format"] == 2
+    # the checksums are those of the data: recomputed now (autocommit connection),
+    # and for one table from its rows' text
+    with app_db.connect() as conn:
+        assert database.count_and_checksum(conn) == (SEED_COUNTS, manifest["checksums"])
+        rows = conn.execute("SELECT ROW(t.*)::text FROM tasks AS t").fetchall()
+    assert manifest["checksums"]["public.tasks"] == str(sum(row_hash(r) for (r,) in rows))
     assert manifest["database"] == app_db.name and manifest["release"] == "r42"
     assert manifest["host"] == "droplet" and manifest["reason"] == "scheduled"
     assert manifest["sha256"] == sha256_of(dump) == last["sha256"]
@@ -113,6 +142,8 @@ def test_the_drill_restores_into_a_scratch_database_and_drops_it(
     result = json.loads(capsys.readouterr().out)
     assert result["result"] == "PASS" and result["source"] == "local"
     assert {r["table"]: r["restored"] for r in result["tables"]} == SEED_COUNTS
+    assert result["content_checked"] is True
+    assert all(r["content"] is True and r["ok"] for r in result["tables"])
     assert result["duration_seconds"] >= result["restore_seconds"] > 0
     drill = status(tmp_path)["last_drill"]
     assert drill["result"] == "PASS" and "tables" not in drill
@@ -125,7 +156,85 @@ def test_the_drill_restores_into_a_scratch_database_and_drops_it(
         mc_backup(config, "drill", "--backup", Path(status(tmp_path)["last_success"]["file"]).stem)
         == 0
     )
-    assert "PASS: " in capsys.readouterr().out
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["table", "manifest", "restored", "content", "ok"]
+    assert table[2].split() == ["public.tasks", "50", "50", "yes", "yes"]
+    assert table[-1].startswith("PASS: ") and "row counts only" not in table[-1]
+
+
+def test_a_wrong_value_with_the_right_counts_fails_the_drill_and_the_restore(
+    config: str, app_db, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert mc_backup(config, "run") == 0
+    dump = Path(status(tmp_path)["last_success"]["path"])
+    with app_db.connect() as conn:
+        conn.execute("UPDATE tasks SET title = 'Task 7, changed' WHERE id = 7")
+    replace_dump(app_db, dump)
+    capsys.readouterr()
+    assert mc_backup(config, "--json", "drill") == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["result"] == "FAIL" and result["content_checked"] is True
+    assert {r["table"]: r["restored"] for r in result["tables"]} == SEED_COUNTS
+    assert {r["table"]: (r["content"], r["ok"]) for r in result["tables"]} == {
+        "audit.Events": (True, True),
+        "public.tasks": (False, False),
+        "public.users": (True, True),
+    }
+    error = f"restore drill of {dump.name}: content differs from the manifest: public.tasks"
+    assert result["error"] == error
+    assert status(tmp_path)["last_drill"]["result"] == "FAIL"
+    # the in-place restore of that dump fails the same way (the app database then
+    # holds the dump's data, which is what it held already)
+    assert mc_backup(config, "restore", "--confirm", app_db.name, "--no-safety-dump") == 1
+    row = next(line for line in capsys.readouterr().out.splitlines() if "public.tasks" in line)
+    assert row.split() == ["public.tasks", "50", "50", "NO", "NO"]
+    assert status(tmp_path)["last_restore"]["result"] == "FAIL"
+    assert alert_lines(tmp_path) == [
+        f"drill|{error}",
+        f"restore|in-place restore of {dump.name}: content differs from the manifest: public.tasks",
+    ]
+
+
+def test_a_manifest_from_before_checksums_is_checked_on_row_counts_only(
+    config: str, app_db, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert mc_backup(config, "run") == 0
+    path = Path(status(tmp_path)["last_success"]["path"]).with_suffix(".manifest.json")
+    manifest = json.loads(path.read_text())
+    del manifest["checksums"]
+    path.write_text(json.dumps({**manifest, "format": 1}))
+    capsys.readouterr()
+    assert mc_backup(config, "--json", "drill") == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["result"] == "PASS" and result["content_checked"] is False
+    assert all(r["content"] is None and r["ok"] for r in result["tables"])
+    assert status(tmp_path)["last_drill"]["content_checked"] is False
+    assert mc_backup(config, "drill") == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[2].split() == ["public.tasks", "50", "50", "-", "yes"]
+    assert table[-1].endswith("; row counts only (no checksums)")
+
+
+def test_checksums_do_not_depend_on_the_session_settings(app_db) -> None:
+    with app_db.connect() as conn:
+        conn.execute(
+            "CREATE TABLE audit.stamps (t timestamptz, span interval, x float8, b bytea);"
+            " INSERT INTO audit.stamps VALUES"
+            " ('2025-03-03 10:00:00.123456+00', '1 day 02:03:04', 0.1, '\\x00ff')"
+        )
+    texts, sums = set(), set()
+    for zone, autocommit in (("Asia/Tokyo", True), ("America/New_York", False)):
+        with app_db.connect() as conn:
+            conn.execute(f"SET TimeZone = '{zone}'")
+            texts.add(conn.execute("SELECT ROW(t.*)::text FROM audit.stamps AS t").fetchone()[0])
+            conn.autocommit = autocommit
+            counts, checksums = database.count_and_checksum(conn)
+            assert counts["audit.stamps"] == 1
+            sums.add(checksums["audit.stamps"])
+            # the pinned settings ended with count_and_checksum's own transaction
+            assert conn.execute("SHOW TimeZone").fetchone()[0] == zone
+    assert len(texts) == 2  # the row's text in the session's zone differs...
+    assert len(sums) == 1  # ...its checksum does not
 
 
 def test_a_corrupt_dump_fails_the_drill_before_any_restore(
@@ -165,6 +274,7 @@ def test_in_place_restore_needs_the_name_and_brings_back_the_backup_point(
         assert conn.execute("SELECT title FROM tasks WHERE id = 1").fetchone()[0] == "Task 1"
     restore = status(tmp_path)["last_restore"]
     assert restore["result"] == "PASS" and restore["backup"] == point["file"]
+    assert restore["content_checked"] is True
     safety = Path(restore["safety_dump"]["file"])
     assert safety.parent == tmp_path / "safety"
     assert json.loads(safety.with_suffix(".manifest.json").read_text())["tables"] == damaged

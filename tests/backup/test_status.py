@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mc_backup.restore import compare_counts, counts_table, verdict
+from mc_backup.restore import _outcome, compare_counts, counts_table, verdict
 from mc_backup.status import StatusFile, age_hours, backup_too_old, status_table
 
 FULL = {
@@ -95,9 +95,9 @@ def test_table_of_a_full_status() -> None:
 def test_count_comparison_finds_missing_and_different_tables() -> None:
     rows = compare_counts({"public.a": 3, "public.b": 2}, {"public.a": 3, "public.c": 0})
     assert rows == [
-        {"table": "public.a", "expected": 3, "restored": 3, "ok": True},
-        {"table": "public.b", "expected": 2, "restored": None, "ok": False},
-        {"table": "public.c", "expected": None, "restored": 0, "ok": False},
+        {"table": "public.a", "expected": 3, "restored": 3, "content": None, "ok": True},
+        {"table": "public.b", "expected": 2, "restored": None, "content": None, "ok": False},
+        {"table": "public.c", "expected": None, "restored": 0, "content": None, "ok": False},
     ]
     assert verdict(rows) == "FAIL" and verdict(rows[:1]) == "PASS"
     table = counts_table(
@@ -110,5 +110,56 @@ def test_count_comparison_finds_missing_and_different_tables() -> None:
             "duration_seconds": 3.4,
         }
     )
-    assert "public.b           2        None  NO" in table
+    assert table.splitlines()[0].split() == ["table", "manifest", "restored", "content", "ok"]
+    assert "public.b           2        None  -        NO" in table
     assert table.splitlines()[-1] == "FAIL: mc.dump (local), restore 1.2 s, total 3.4 s"
+
+
+def test_content_comparison_needs_equal_checksums_as_well_as_counts() -> None:
+    rows = compare_counts(
+        {"public.a": 3, "public.b": 2, "public.c": 1},
+        {"public.a": 3, "public.b": 2, "public.c": 0},
+        {"public.a": "-12", "public.b": "7", "public.c": "5"},
+        {"public.a": "-12", "public.b": "8", "public.c": "0"},
+    )
+    assert [(r["table"], r["content"], r["ok"]) for r in rows] == [
+        ("public.a", True, True),
+        ("public.b", False, False),
+        ("public.c", False, False),
+    ]
+    assert verdict(rows) == "FAIL" and verdict(rows[:1]) == "PASS"
+    table = counts_table(
+        {
+            "tables": rows,
+            "result": "FAIL",
+            "backup": "mc.dump",
+            "source": "local",
+            "restore_seconds": 1.2,
+            "duration_seconds": 3.4,
+            "content_checked": True,
+        }
+    ).splitlines()
+    assert [line.split()[-2:] for line in table[1:4]] == [
+        ["yes", "yes"],
+        ["NO", "NO"],
+        ["NO", "NO"],
+    ]
+    assert table[-1] == "FAIL: mc.dump (local), restore 1.2 s, total 3.4 s"
+
+
+def test_the_error_names_count_and_content_differences_apart() -> None:
+    manifest = {
+        "tables": {"public.a": 3, "public.b": 2},
+        "checksums": {"public.a": "1", "public.b": "2"},
+    }
+    result = _outcome(
+        "drill", manifest, {"public.a": 4, "public.b": 2}, {"public.a": "9", "public.b": "3"}
+    )
+    assert result["result"] == "FAIL" and result["content_checked"] is True
+    assert result["error"] == (
+        "drill: row counts differ from the manifest: public.a 3!=4;"
+        " content differs from the manifest: public.b"
+    )
+    old = _outcome("drill", {"tables": manifest["tables"]}, {"public.a": 3, "public.b": 2}, {})
+    assert old["result"] == "PASS" and old["content_checked"] is False
+    assert "error" not in old
