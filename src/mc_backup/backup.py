@@ -1,4 +1,4 @@
-"""`mc-backup run`: a dump, its offsite copy, then retention."""
+"""`mc-backup run`: a dump, its offsite copy, then local retention."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def run_backup(ctx: Context, reason: str) -> dict:
                 )
             except BackupError as exc:
                 offsite_error = exc
-        prune(ctx, offsite=offsite_error is None)
+        prune(ctx)
         if offsite_error:
             raise offsite_error
         return entry

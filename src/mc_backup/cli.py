@@ -1,12 +1,13 @@
 """The `mc-backup` command line: arguments in, exit status out.
 
   run --reason R      pg_dump -Fc plus a manifest taken in the same snapshot,
-                      offsite copy with restic, then retention (local + offsite)
+                      offsite copy with restic (add only), then local retention
   status [--json]     the last good backup, offsite snapshot, drill and check
   drill               restore a backup into a scratch database, compare every
-                      table's row count with the manifest, drop it
+                      table's row count and content checksum with the
+                      manifest, drop it
   restore --confirm DB  in-place restore (safety dump first), verified
-  prune               apply the retention policy only
+  prune               apply the retention policy to the local files only
   check               restic check (integrity of the offsite repository)
   init                check the offsite repository is reachable; create it
   check-config FILE   validate a configuration file (used by Ansible)

@@ -33,6 +33,7 @@ class Config:
     sqlite_keep_days: int
     release_file: str
     restic_repository: str  # empty: local backups only
+    restic_options: list[str]  # restic -o options (the rclone backend's ssh command)
     restic_password_file: str
     restic_env_file: str  # KEY=VALUE secrets: restic's keys, the alert webhook
     restic_check_subset: str  # restic check --read-data-subset; empty: metadata only

@@ -1,4 +1,8 @@
-"""The offsite copy: a restic repository holding each verified dump and its manifest."""
+"""The offsite copy: a restic repository holding each verified dump and its manifest.
+
+Nothing here removes a snapshot: the droplet's credentials may only add (an SFTP
+target serves the repository through `rclone serve restic --append-only`), and
+retention offsite runs from the controller (playbooks/offsite-prune.yml)."""
 
 from __future__ import annotations
 
@@ -60,8 +64,13 @@ class Restic:
         self.config = ctx.config
         self.repository = ctx.config.repository_label
 
+    def argv(self, *args: str) -> list[str]:
+        """restic with the configured backend options (-o) before its arguments."""
+        options = [item for option in self.config.restic_options for item in ("-o", option)]
+        return ["restic", *options, *args]
+
     def _quiet(self, *args: str, what: str, timeout: float | None = None) -> str:
-        return self.ctx.runner.run(["restic", "--quiet", *args], what=what, timeout=timeout)
+        return self.ctx.runner.run(self.argv("--quiet", *args), what=what, timeout=timeout)
 
     def unlock(self) -> None:
         """Remove stale locks only: a live restic elsewhere keeps its lock."""
@@ -72,7 +81,7 @@ class Restic:
         started = time.monotonic()
         dump = Path(manifest["path"])
         self.unlock()
-        argv = ["restic", "backup", "--json", "--host", self.config.host]
+        argv = self.argv("backup", "--json", "--host", self.config.host)
         argv += ["--time", restic_time(manifest["time"])]
         for tag_ in (tag, f"reason:{manifest['reason']}", release_tag(manifest["release"])):
             argv += ["--tag", tag_]
@@ -88,7 +97,7 @@ class Restic:
     def snapshots(self, tag: str = TAG_BACKUP) -> list[dict]:
         """This host's snapshots with the tag, newest first."""
         out = self.ctx.runner.run(
-            ["restic", "snapshots", "--json", "--host", self.config.host, "--tag", tag],
+            self.argv("snapshots", "--json", "--host", self.config.host, "--tag", tag),
             what=f"restic snapshots on {self.repository}",
         )
         return sorted(json.loads(out or "[]") or [], key=lambda s: s["time"], reverse=True)
@@ -110,32 +119,6 @@ class Restic:
             what=f"restic restore {snapshot['short_id']}",
         )
 
-    def forget(self) -> None:
-        """The retention policy offsite: the same counts as the local one."""
-        cfg = self.config
-        mine = ["--host", cfg.host, "--group-by", "host"]
-        self.unlock()
-        self._quiet(
-            "forget",
-            *mine,
-            "--tag",
-            TAG_BACKUP,
-            f"--keep-hourly={cfg.keep_hourly}",
-            f"--keep-daily={cfg.keep_daily}",
-            f"--keep-weekly={cfg.keep_weekly}",
-            "--prune",
-            what=f"restic forget --prune on {self.repository}",
-        )
-        self._quiet(
-            "forget",
-            *mine,
-            "--tag",
-            TAG_SAFETY,
-            f"--keep-last={cfg.keep_safety}",
-            "--prune",
-            what=f"restic forget --prune (safety dumps) on {self.repository}",
-        )
-
     def check(self) -> None:
         subset = self.config.restic_check_subset
         args = ["check"] + ([f"--read-data-subset={subset}"] if subset else [])
@@ -145,7 +128,7 @@ class Restic:
         """Prove the repository opens with our password; create it when it does not exist."""
         repo = self.repository
         proc = self.ctx.runner.attempt(
-            ["restic", "cat", "config"], what=f"restic cat config of {repo}", timeout=120
+            self.argv("cat", "config"), what=f"restic cat config of {repo}", timeout=120
         )
         if proc.returncode == 0:
             return f"repository {repo} reachable"
@@ -160,7 +143,7 @@ class Restic:
         if missing and not create:
             raise BackupError(f"repository {repo} does not exist (backup_restic_init is false)")
         if missing:
-            self.ctx.runner.run(["restic", "init"], what=f"restic init {repo}", timeout=120)
+            self.ctx.runner.run(self.argv("init"), what=f"restic init {repo}", timeout=120)
             return f"repository {repo} created"
         raise BackupError(f"repository {repo} unreachable: {last_lines(err)}")
 

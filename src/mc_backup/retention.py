@@ -1,4 +1,7 @@
-"""Which backups stay: restic's `forget --keep-*` rules, applied locally and offsite."""
+"""Which backups stay: restic's `forget --keep-*` rules, applied to the local files.
+
+Offsite snapshots are never removed from the droplet: its credentials may only
+add (playbooks/offsite-prune.yml applies the same rules from the controller)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ from mc_backup.context import Context
 from mc_backup.files import fsync_dir
 from mc_backup.log import log
 from mc_backup.manifest import complete_backups, remove_backup
-from mc_backup.offsite import Restic
 
 Bucket = Callable[[dt.datetime], tuple[int, ...]]
 
@@ -79,14 +81,9 @@ def prune_local(cfg: Config) -> list[str]:
     return removed
 
 
-def prune(ctx: Context, *, offsite: bool = True) -> dict:
-    """Locally, then offsite unless told not to: a run whose copy failed skips it
-    (the repository is likely out of reach, and the copy's error is the one to
-    report). The caller holds the lock."""
-    removed = prune_local(ctx.config)
-    if offsite and ctx.config.offsite:
-        Restic(ctx).forget()
-    return {"removed": removed}
+def prune(ctx: Context) -> dict:
+    """The local files; the caller holds the lock."""
+    return {"removed": prune_local(ctx.config)}
 
 
 def prune_now(ctx: Context) -> dict:

@@ -58,6 +58,7 @@ def config_values(root: Path) -> dict:
         "sqlite_keep_days": 30,
         "release_file": str(root / "REVISION"),
         "restic_repository": "",
+        "restic_options": [],
         "restic_password_file": str(root / "restic-password"),
         "restic_env_file": str(root / "secrets.env"),
         "restic_check_subset": "5%",

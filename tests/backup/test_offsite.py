@@ -4,11 +4,21 @@ by the molecule scenario, against a real SFTP target)."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
 from mc_backup.config import load_config
-from mc_backup.offsite import matching_snapshots, release_tag, restic_time, snapshot_id
+from mc_backup.context import Context
+from mc_backup.offsite import (
+    Restic,
+    matching_snapshots,
+    release_tag,
+    restic_time,
+    snapshot_id,
+)
+from mc_backup.retention import prune_now
 from mc_backup.runner import environment
 
 SUMMARY = {
@@ -91,3 +101,31 @@ def test_restic_keeps_its_cache_in_the_state_folder(make_config, tmp_path, monke
     secrets.write_text("RESTIC_CACHE_DIR=/var/cache/restic\n")
     cfg = load_config(str(make_config(restic_env_file=str(secrets))))
     assert environment(cfg)["RESTIC_CACHE_DIR"] == "/var/cache/restic"
+
+
+def test_backend_options_come_before_the_command(make_config) -> None:
+    cfg = load_config(
+        str(
+            make_config(
+                restic_repository="rclone:backup@target:/srv/restic",
+                restic_options=["rclone.program=ssh backup@target"],
+            )
+        )
+    )
+    argv = Restic(Context.from_config(cfg)).argv("snapshots", "--json")
+    assert argv == ["restic", "-o", "rclone.program=ssh backup@target", "snapshots", "--json"]
+
+
+def test_retention_never_touches_the_offsite_repository(make_config, tmp_path, monkeypatch) -> None:
+    # A restic on PATH that records every call: pruning calls none.
+    calls = tmp_path / "restic-calls"
+    fake = tmp_path / "bin" / "restic"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    cfg = load_config(str(make_config(restic_repository="rclone:backup@target:/srv/restic")))
+    for folder in (cfg.backup_dir, cfg.safety_dir, cfg.sqlite_dir, cfg.state_dir):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    assert prune_now(Context.from_config(cfg)) == {"removed": []}
+    assert not calls.exists()

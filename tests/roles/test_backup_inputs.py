@@ -13,6 +13,9 @@ GOOD = {
     "backup_restic_repository": "sftp:backup@backup.example.net:/srv/restic",
     "backup_restic_password": "correct horse battery staple",
     "backup_restic_sftp_private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n",
+    "backup_restic_sftp_known_hosts": [
+        "backup.example.net ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFake"
+    ],
 }
 
 
@@ -36,6 +39,12 @@ def test_retention_counts_below_one_are_rejected(run_role, var, value):
 def test_missing_restic_password_is_rejected(run_role):
     run_role("backup", {**GOOD, "backup_restic_password": ""}).assert_rejected(
         "backup_restic_password must be set", GOOD["backup_restic_repository"]
+    )
+
+
+def test_sftp_repository_needs_a_pinned_host_key(run_role):
+    run_role("backup", {**GOOD, "backup_restic_sftp_known_hosts": []}).assert_rejected(
+        "the target's host key pinned in backup_restic_sftp_known_hosts"
     )
 
 
@@ -83,3 +92,18 @@ def test_local_only_backups_need_no_password(run_role):
     assert run.failed
     assert "at least 1" not in run.output and "must be set" not in run.output
     assert "mc-no-such-host" in run.output
+
+
+def test_offsite_pruning_needs_a_repository(run_role):
+    run_role(
+        "backup", {"backup_restic_repository": ""}, tasks_from="offsite_prune"
+    ).assert_rejected("backup_restic_repository is empty for mc-no-such-host")
+
+
+def test_offsite_pruning_of_an_sftp_target_needs_the_operators_key(run_role, tmp_path):
+    for key_file in ("", str(tmp_path / "no-such-key")):
+        run_role(
+            "backup",
+            {**GOOD, "backup_offsite_prune_ssh_key_file": key_file},
+            tasks_from="offsite_prune",
+        ).assert_rejected("set backup_offsite_prune_ssh_key_file", f'(got "{key_file}")')

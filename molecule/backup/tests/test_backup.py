@@ -57,11 +57,17 @@ def status(host):
     return json.loads(host.check_output(AS_BACKUP + "mc-backup --json status"))
 
 
+# The droplet reaches the repository as mc-backup does: restic's rclone backend
+# over ssh, answered by the target's append-only `rclone serve restic`.
+AS_DROPLET_RESTIC = (
+    AS_BACKUP + "env RESTIC_PASSWORD_FILE=/etc/mc-backup/restic-password "
+    "restic --no-cache -o 'rclone.program=ssh backup-target@mc-backup-sftp' "
+    "-r rclone:backup-target@mc-backup-sftp:/srv/restic "
+)
+
+
 def restic(host, args):
-    return host.check_output(
-        AS_BACKUP + "env RESTIC_REPOSITORY=sftp:backup-target@mc-backup-sftp:/srv/restic "
-        "RESTIC_PASSWORD_FILE=/etc/mc-backup/restic-password restic " + args
-    )
+    return host.check_output(AS_DROPLET_RESTIC + args)
 
 
 def alert_lines(host):
@@ -330,7 +336,6 @@ def test_retention_keeps_exactly_what_the_policy_says(host):
         keep_hourly=3,
         keep_daily=2,
         keep_weekly=3,
-        restic_repository="sftp:backup-target@mc-backup-sftp:/srv/restic/rt",
         restic_host="rt",
     )
     host.run_expect(
@@ -361,14 +366,115 @@ def test_retention_keeps_exactly_what_the_policy_says(host):
     expected = [t.replace("-", "").replace(":", "") for t in RETENTION_KEPT]
     assert stamps == expected
     assert len(host.check_output("ls /var/tmp/rt/pg").split()) == 2 * len(RETENTION_KEPT)
-    snaps = json.loads(
-        host.check_output(
-            AS_BACKUP + "env RESTIC_REPOSITORY=sftp:backup-target@mc-backup-sftp:/srv/restic/rt "
-            "RESTIC_PASSWORD_FILE=/etc/mc-backup/restic-password restic snapshots --json --host rt"
-        )
-    )
-    assert sorted(s["time"][:19] + "Z" for s in snaps) == RETENTION_KEPT
     assert host.check_output("ls /var/tmp/rt/sqlite").split() == ["recent.sqlite3"]
+    # Offsite, the droplet removed nothing: it cannot. The operator's pruning
+    # from the controller applies the same rules to this host's snapshots.
+    assert offsite_times(host, "rt") == RETENTION_SERIES
+    others = offsite_times(host, "mc-backup-debian12")
+    proc = playbook(
+        "playbooks/offsite-prune.yml",
+        *operator(),
+        *("-e", "backup_restic_host=rt"),
+        *("-e", "backup_keep_hourly=3", "-e", "backup_keep_daily=2", "-e", "backup_keep_weekly=3"),
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "remove 6 snapshots" in proc.stdout, proc.stdout[-3000:]
+    assert offsite_times(host, "rt") == RETENTION_KEPT
+    assert offsite_times(host, "mc-backup-debian12") == others
+
+
+def sftp_address():
+    return json.loads(docker("inspect", "mc-backup-sftp"))[0]["NetworkSettings"]["Networks"][
+        "mc-backup-net"
+    ]["IPAddress"]
+
+
+# The operator, on the controller, with the key that may use sftp (this
+# machine does not resolve the container's name: ssh is given its address,
+# and checks the host key pinned under the name).
+SSH_TO_SFTP_BY_ADDRESS = "-o HostName={} -o HostKeyAlias=mc-backup-sftp"
+
+
+def operator():
+    return (
+        *("-e", f"backup_offsite_prune_ssh_key_file={EPHEMERAL / 'operator_key'}"),
+        *(
+            "-e",
+            json.dumps(
+                {"backup_offsite_prune_ssh_args": SSH_TO_SFTP_BY_ADDRESS.format(sftp_address())}
+            ),
+        ),
+    )
+
+
+def operator_restic(host, *args):
+    """restic on the controller as offsite-prune.yml runs it."""
+    known_hosts = EPHEMERAL / "operator_known_hosts"
+    known_hosts.write_text(
+        "mc-backup-sftp "
+        + docker("exec", "mc-backup-sftp", "cat", "/etc/ssh/ssh_host_ed25519_key.pub")
+    )
+    ssh = (
+        f"ssh -i {EPHEMERAL / 'operator_key'} -o IdentitiesOnly=yes -o BatchMode=yes"
+        f" -o UserKnownHostsFile={known_hosts} {SSH_TO_SFTP_BY_ADDRESS.format(sftp_address())}"
+        " backup-target@mc-backup-sftp -s sftp"
+    )
+    env = dict(
+        os.environ,
+        RESTIC_PASSWORD=host.check_output("cat /etc/mc-backup/restic-password"),
+        RESTIC_REPOSITORY="sftp:backup-target@mc-backup-sftp:/srv/restic",
+    )
+    return subprocess.run(
+        ["restic", "-o", f"sftp.command={ssh}", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+
+
+def data_files():
+    return sorted(
+        docker("exec", "mc-backup-sftp", "find", "/srv/restic/data", "-type", "f").split()
+    )
+
+
+def offsite_times(host, restic_host):
+    snaps = json.loads(restic(host, f"snapshots --json --host {restic_host} --tag mc-pg"))
+    return sorted(s["time"][:19] + "Z" for s in snaps)
+
+
+def test_the_droplet_cannot_erase_the_offsite_copies(host):
+    """Whoever holds the droplet holds its key: the target lets it add and read,
+    never forget, prune, delete or rewrite, whatever it asks for."""
+    # Something to prune: the operator forgets an old snapshot (no prune yet).
+    oldest = json.loads(restic(host, "snapshots --json --host rt"))[0]["short_id"]
+    operator_restic(host, "forget", oldest)
+    assert oldest not in restic(host, "snapshots --json --host rt")
+    before, files = restic(host, "snapshots --json"), data_files()
+    newest = json.loads(before)[-1]["short_id"]
+    # Each refused delete is retried by restic for about 50 s before it gives up.
+    for args in (f"forget {newest}", "prune"):
+        proc = host.run(AS_DROPLET_RESTIC + args)
+        assert proc.rc != 0, (args, proc.stdout, proc.stderr)
+        assert "403 Forbidden" in proc.stderr, proc.stderr[-2000:]
+    # Nor sftp, nor a command of its own choosing: rclone's server answers.
+    proc = host.run(
+        "echo 'rm /srv/restic/config' | " + AS_BACKUP + "sftp -b - backup-target@mc-backup-sftp"
+    )
+    assert proc.rc != 0, proc.stdout + proc.stderr
+    host.run(
+        AS_BACKUP
+        + "ssh backup-target@mc-backup-sftp 'rm -rf /srv/restic/*; touch /srv/backup/planted'"
+    )
+    assert "planted" not in docker("exec", "mc-backup-sftp", "ls", "-a", "/srv/backup").split()
+    assert restic(host, "snapshots --json") == before
+    assert data_files() == files
+    host.run_expect([0], AS_DROPLET_RESTIC + "check")
+    # The operator's key may: its prune rewrites the index the droplet could not.
+    assert "done" in operator_restic(host, "prune")
+    host.run_expect([0], AS_DROPLET_RESTIC + "check")
 
 
 def test_in_place_restore_brings_back_the_backup_point(host):
@@ -430,6 +536,7 @@ def test_unreachable_offsite_target_is_a_clear_error_before_any_change(host, tmp
                 "backup_restic_repository": "sftp:backup-target@mc-backup-nowhere:/srv/restic",
                 "backup_restic_password": "x" * 20,
                 "backup_restic_sftp_private_key": (EPHEMERAL / "backup_key").read_text(),
+                "backup_restic_sftp_known_hosts": ["mc-backup-nowhere ssh-ed25519 AAAA"],
                 "backup_restic_connect_timeout": 3,
             }
         )
