@@ -1,0 +1,106 @@
+"""Every command the READMEs show, run as written against the whole stack.
+
+molecule/_helpers/readme_commands.py lists them in the order they run here
+(what the stack lacks gets a stand-in: a git tag, the SQLite file beside the
+project); each must succeed, print no warning and say what its README says.
+Runs before test_stack.py, which expects the stack healthy again after it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import testinfra.utils.ansible_runner
+from readme_commands import COMMANDS, PLAYBOOK, Run  # conftest.py: molecule/_helpers
+
+testinfra_hosts = [
+    f"docker://{name}"
+    for name in testinfra.utils.ansible_runner.AnsibleRunner(
+        os.environ["MOLECULE_INVENTORY_FILE"]
+    ).get_hosts("app")
+]
+
+ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+STATE = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+CURRENT = "/srv/mission-control/app/current"
+RUNS = [(command, entry) for command, entry in COMMANDS.items() if isinstance(entry, Run)]
+# What the commands stand for at run time: the placeholders of COMMANDS.
+VALUES: dict[str, str] = {}
+
+
+def live_release(host) -> str:
+    return Path(host.check_output(f"readlink {CURRENT}")).name
+
+
+def fold(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def stand_ins(host):
+    """A git repository with the README's tag, the SQLite file where the README
+    has it (the project's root, where the commands run), the release live now."""
+    repo = STATE / "readme-app.git"
+    if not repo.exists():
+        work = STATE / "readme-app"
+        shutil.copytree(ROOT / "files" / "app", work, dirs_exist_ok=True)
+        git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+        for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "v1.4.2"], ["tag", "v1.4.2"]):
+            subprocess.run([*git, *args], check=True, capture_output=True)
+        subprocess.run(["git", "clone", "-q", "--bare", str(work), str(repo)], check=True)
+    VALUES.update(git_repo=str(repo), first_release=live_release(host))
+    upload = ROOT / "mission-control.db"
+    shutil.copy(STATE / "sample.db", upload)
+    yield
+    upload.unlink(missing_ok=True)
+
+
+def run_on_controller(command: str, entry: Run) -> subprocess.CompletedProcess[str]:
+    argv = shlex.split(command)
+    argv[argv.index("inventories/<env>")] = os.environ["MOLECULE_INVENTORY_FILE"]
+    argv[0] = str(Path(sys.executable).parent / "ansible-playbook")
+    argv += [arg.format(**VALUES) for arg in entry.stand_in]
+    return subprocess.run(
+        argv,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
+    )
+
+
+@pytest.mark.parametrize(("command", "entry"), RUNS, ids=[command for command, _ in RUNS])
+def test_the_readme_command_does_what_its_readme_says(host, command, entry):
+    for text, key in entry.placeholders.items():
+        command = command.replace(text, VALUES[key])
+    if entry.droplet:
+        proc = host.run(command)
+        rc, output = proc.rc, proc.stdout + proc.stderr
+    else:
+        proc = run_on_controller(command, entry)
+        rc, output = proc.returncode, proc.stdout + proc.stderr
+    assert rc == 0, output[-4000:]
+    assert "[WARNING]" not in output, output[-4000:]
+    for needle in entry.expect:
+        assert needle.format(**VALUES) in fold(output), (needle, output[-4000:])
+    if command.startswith(PLAYBOOK + "playbooks/deploy.yml"):
+        VALUES["git_release"] = live_release(host)
+        assert VALUES["git_release"] != VALUES["first_release"]
+
+
+def test_after_the_readme_the_app_is_healthy_and_the_backup_user_owns_its_state(host):
+    """The app serves again; what mc-backup run by root wrote is still the
+    backup user's, so the next unit can write it."""
+    health = json.loads(host.check_output("curl -sS -m 10 http://127.0.0.1:3001/api/health"))
+    assert health["status"] == "ok" and health["database"] == "ok", health
+    for path in ("/var/lib/mc-backup/state/status.json", "/var/lib/mc-backup/state/lock"):
+        assert host.file(path).user == "mc-backup", path
+    host.run_expect([0], "systemctl start mc-backup@after-readme.service")
