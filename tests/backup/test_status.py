@@ -92,6 +92,20 @@ def test_table_of_a_full_status() -> None:
     assert failure.endswith("x" * 120)
 
 
+def failed_drill_table(rows: list[dict], **facts: object) -> str:
+    return counts_table(
+        {
+            "tables": rows,
+            "result": "FAIL",
+            "backup": "mc.dump",
+            "source": "local",
+            "restore_seconds": 1.2,
+            "duration_seconds": 3.4,
+            **facts,
+        }
+    )
+
+
 def test_count_comparison_finds_missing_and_different_tables() -> None:
     rows = compare_counts({"public.a": 3, "public.b": 2}, {"public.a": 3, "public.c": 0})
     assert rows == [
@@ -100,16 +114,7 @@ def test_count_comparison_finds_missing_and_different_tables() -> None:
         {"table": "public.c", "expected": None, "restored": 0, "content": None, "ok": False},
     ]
     assert verdict(rows) == "FAIL" and verdict(rows[:1]) == "PASS"
-    table = counts_table(
-        {
-            "tables": rows,
-            "result": "FAIL",
-            "backup": "mc.dump",
-            "source": "local",
-            "restore_seconds": 1.2,
-            "duration_seconds": 3.4,
-        }
-    )
+    table = failed_drill_table(rows)
     assert table.splitlines()[0].split() == ["table", "manifest", "restored", "content", "ok"]
     assert "public.b           2        None  -        NO" in table
     assert table.splitlines()[-1] == "FAIL: mc.dump (local), restore 1.2 s, total 3.4 s"
@@ -128,17 +133,7 @@ def test_content_comparison_needs_equal_checksums_as_well_as_counts() -> None:
         ("public.c", False, False),
     ]
     assert verdict(rows) == "FAIL" and verdict(rows[:1]) == "PASS"
-    table = counts_table(
-        {
-            "tables": rows,
-            "result": "FAIL",
-            "backup": "mc.dump",
-            "source": "local",
-            "restore_seconds": 1.2,
-            "duration_seconds": 3.4,
-            "content_checked": True,
-        }
-    ).splitlines()
+    table = failed_drill_table(rows, content_checked=True).splitlines()
     assert [line.split()[-2:] for line in table[1:4]] == [
         ["yes", "yes"],
         ["NO", "NO"],

@@ -9,26 +9,15 @@ Runs before test_stack.py, which expects the stack healthy again after it.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-import testinfra.utils.ansible_runner
 from readme_commands import COMMANDS, PLAYBOOK, Run  # conftest.py: molecule/_helpers
+from stack import DROPLETS, INVENTORY, ROOT, STATE, ansible_playbook
 
-testinfra_hosts = [
-    f"docker://{name}"
-    for name in testinfra.utils.ansible_runner.AnsibleRunner(
-        os.environ["MOLECULE_INVENTORY_FILE"]
-    ).get_hosts("app")
-]
-
-ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-STATE = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+testinfra_hosts = DROPLETS
 CURRENT = "/srv/mission-control/app/current"
 RUNS = [(command, entry) for command, entry in COMMANDS.items() if isinstance(entry, Run)]
 # What the commands stand for at run time: the placeholders of COMMANDS.
@@ -36,7 +25,7 @@ VALUES: dict[str, str] = {}
 
 
 def live_release(host) -> str:
-    return Path(host.check_output(f"readlink {CURRENT}")).name
+    return host.check_output(f"readlink {CURRENT}").rstrip("/").rsplit("/", 1)[-1]
 
 
 def fold(text: str) -> str:
@@ -63,18 +52,9 @@ def stand_ins(host):
 
 
 def run_on_controller(command: str, entry: Run) -> subprocess.CompletedProcess[str]:
-    argv = shlex.split(command)
-    argv[argv.index("inventories/<env>")] = os.environ["MOLECULE_INVENTORY_FILE"]
-    argv[0] = str(Path(sys.executable).parent / "ansible-playbook")
-    argv += [arg.format(**VALUES) for arg in entry.stand_in]
-    return subprocess.run(
-        argv,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
-    )
+    argv = shlex.split(command)[1:]
+    argv[argv.index("inventories/<env>")] = INVENTORY
+    return ansible_playbook(argv + [arg.format(**VALUES) for arg in entry.stand_in])
 
 
 @pytest.mark.parametrize(("command", "entry"), RUNS, ids=[command for command, _ in RUNS])

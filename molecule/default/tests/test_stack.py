@@ -1,25 +1,13 @@
 """The whole stack, from outside: what a user of the droplet would see."""
 
 import json
-import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
-import testinfra.utils.ansible_runner
 from exposure import assert_exposure_at_most  # conftest.py puts molecule/_helpers on the path
+from stack import DROPLETS, INVENTORY, ROOT, STATE, ansible_playbook
 
-# The droplet was provisioned over SSH; the tests look inside with docker exec.
-testinfra_hosts = [
-    f"docker://{name}"
-    for name in testinfra.utils.ansible_runner.AnsibleRunner(
-        os.environ["MOLECULE_INVENTORY_FILE"]
-    ).get_hosts("app")
-]
-
-ROOT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-STATE = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+testinfra_hosts = DROPLETS
 PSQL = "runuser -u mc -- psql service=mission_control --no-psqlrc -qAt -c"
 
 
@@ -38,20 +26,7 @@ def _ip(name: str) -> str:
 
 def _playbook(name: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run one of the project's playbooks against the stack; it must succeed."""
-    ansible_playbook = Path(sys.executable).parent / "ansible-playbook"
-    proc = subprocess.run(
-        [
-            str(ansible_playbook),
-            "-i",
-            os.environ["MOLECULE_INVENTORY_FILE"],
-            str(ROOT / "playbooks" / name),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), **env},
-    )
+    proc = ansible_playbook(["-i", INVENTORY, str(ROOT / "playbooks" / name)], **env)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     return proc
 
