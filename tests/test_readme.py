@@ -10,7 +10,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "molecule" / "_helpers"))
 
-from readme_commands import COMMANDS, Skip, commands_in, readme_commands  # noqa: E402
+from readme_commands import (  # noqa: E402
+    COMMANDS,
+    Skip,
+    command_tokens_in,
+    commands_in,
+    readme_commands,
+)
 
 
 def test_every_command_shown_is_run_or_skipped_for_a_reason() -> None:
@@ -41,3 +47,5 @@ def test_a_command_is_read_as_a_user_types_it() -> None:
         "ansible-playbook -i inventories/<env> playbooks/migrate.yml"
         ' -e {"db_migrate_policies": {"orphan": "skip"}}',
     ]
+    # ...and is run with its words as the shell splits them (the JSON is one).
+    assert command_tokens_in(text)[1][-2:] == ["-e", '{"db_migrate_policies": {"orphan": "skip"}}']

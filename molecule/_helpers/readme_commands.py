@@ -30,6 +30,7 @@ class Run:
 
     expect: tuple[str, ...] = ()  # each is in the output (whitespace folded)
     droplet: bool = False
+    before: str = ""  # a droplet command that sets the stage the README describes
     stand_in: tuple[str, ...] = ()  # extra arguments for what the stack lacks
     # README text -> the key of the run-time value that stands for it
     placeholders: dict[str, str] = field(default_factory=dict)
@@ -53,6 +54,11 @@ def normalize(tokens: list[str]) -> str:
 
 def commands_in(text: str) -> list[str]:
     """The normalized commands of the shell blocks of one Markdown text."""
+    return [normalize(tokens) for tokens in command_tokens_in(text)]
+
+
+def command_tokens_in(text: str) -> list[list[str]]:
+    """The commands of the shell blocks of one Markdown text, as the shell splits them."""
     found, lang, joined = [], None, ""
     for line in text.splitlines():
         fence = FENCE.match(line)
@@ -69,20 +75,33 @@ def commands_in(text: str) -> list[str]:
         tokens = shlex.split(joined, comments=True)
         joined = ""
         if tokens:
-            found.append(normalize(tokens))
+            found.append(tokens)
     return found
+
+
+def readmes(root: Path) -> list[Path]:
+    return [root / "README.md", *sorted((root / "roles").glob("*/README.md"))]
 
 
 def readme_commands(root: Path) -> dict[str, list[str]]:
     """command -> the READMEs (relative paths) that show it, in reading order."""
     shown: dict[str, list[str]] = {}
-    for readme in [root / "README.md", *sorted((root / "roles").glob("*/README.md"))]:
+    for readme in readmes(root):
         for command in commands_in(readme.read_text()):
             shown.setdefault(command, [])
             name = str(readme.relative_to(root))
             if name not in shown[command]:
                 shown[command].append(name)
     return shown
+
+
+def readme_tokens(root: Path) -> dict[str, list[str]]:
+    """command -> its words as the first README that shows it has them."""
+    words: dict[str, list[str]] = {}
+    for readme in readmes(root):
+        for tokens in command_tokens_in(readme.read_text()):
+            words.setdefault(normalize(tokens), tokens)
+    return words
 
 
 SET_UP = Skip("the set-up scripts/lib.sh does for the suite (ensure_venv, ensure_collections)")
@@ -135,8 +154,11 @@ COMMANDS: dict[str, Run | Skip] = {
     PLAYBOOK + "playbooks/migrate.yml -e db_migrate_sqlite_upload=./mission-control.db": Run(
         expect=("does not run again", "failed=0")
     ),
+    # "overwrite a differing target": the app's data changed since the migration.
     PLAYBOOK + "playbooks/migrate.yml -e db_migrate_replace=true": Run(
-        expect=("verified", "failed=0")
+        before='runuser -u mc -- psql service=mission_control -qAt -c "UPDATE tasks'
+        " SET title = title || ' (changed)' WHERE id = (SELECT min(id) FROM tasks)\"",
+        expect=("verified", "failed=0"),
     ),
     PLAYBOOK
     + 'playbooks/migrate.yml -e {"db_migrate_policies": {"bad_json": "null", "orphan": "skip"}}': (

@@ -27,6 +27,11 @@ def ansible_playbook(argv: list[str], **env: str) -> subprocess.CompletedProcess
         capture_output=True,
         text=True,
         timeout=900,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+        env={
+            **os.environ,
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+        }
         | env,
     )

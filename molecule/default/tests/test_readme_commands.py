@@ -14,12 +14,13 @@ import shutil
 import subprocess
 
 import pytest
-from readme_commands import COMMANDS, PLAYBOOK, Run  # conftest.py: molecule/_helpers
+from readme_commands import COMMANDS, PLAYBOOK, Run, readme_tokens  # conftest: molecule/_helpers
 from stack import DROPLETS, INVENTORY, ROOT, STATE, ansible_playbook
 
 testinfra_hosts = DROPLETS
 CURRENT = "/srv/mission-control/app/current"
 RUNS = [(command, entry) for command, entry in COMMANDS.items() if isinstance(entry, Run)]
+WORDS = readme_tokens(ROOT)
 # What the commands stand for at run time: the placeholders of COMMANDS.
 VALUES: dict[str, str] = {}
 
@@ -51,21 +52,33 @@ def stand_ins(host):
     upload.unlink(missing_ok=True)
 
 
-def run_on_controller(command: str, entry: Run) -> subprocess.CompletedProcess[str]:
-    argv = shlex.split(command)[1:]
-    argv[argv.index("inventories/<env>")] = INVENTORY
+def run_on_controller(words: list[str], entry: Run) -> subprocess.CompletedProcess[str]:
+    """The README's words, with the scenario's inventory and without asking for a vault."""
+    argv = [word for word in words[1:] if word != "--ask-vault-pass"]
+    argv[argv.index("-i") + 1] = INVENTORY
     return ansible_playbook(argv + [arg.format(**VALUES) for arg in entry.stand_in])
 
 
 @pytest.mark.parametrize(("command", "entry"), RUNS, ids=[command for command, _ in RUNS])
 def test_the_readme_command_does_what_its_readme_says(host, command, entry):
-    for text, key in entry.placeholders.items():
-        command = command.replace(text, VALUES[key])
+    words = [
+        next(
+            (
+                word.replace(text, VALUES[key])
+                for text, key in entry.placeholders.items()
+                if text in word
+            ),
+            word,
+        )
+        for word in WORDS[command]
+    ]
+    if entry.before:
+        host.run_expect([0], entry.before)
     if entry.droplet:
-        proc = host.run(command)
+        proc = host.run(shlex.join(words))
         rc, output = proc.rc, proc.stdout + proc.stderr
     else:
-        proc = run_on_controller(command, entry)
+        proc = run_on_controller(words, entry)
         rc, output = proc.returncode, proc.stdout + proc.stderr
     assert rc == 0, output[-4000:]
     assert "[WARNING]" not in output, output[-4000:]
