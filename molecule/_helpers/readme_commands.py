@@ -31,6 +31,7 @@ class Run:
     expect: tuple[str, ...] = ()  # each is in the output (whitespace folded)
     droplet: bool = False
     before: str = ""  # a droplet command that sets the stage the README describes
+    after: str = ""  # a droplet command that must succeed afterwards (a check, or undoing `before`)
     stand_in: tuple[str, ...] = ()  # extra arguments for what the stack lacks
     # README text -> the key of the run-time value that stands for it
     placeholders: dict[str, str] = field(default_factory=dict)
@@ -116,6 +117,8 @@ ENGINE_CLI = Skip(
 )
 
 PLAYBOOK = "ansible-playbook -i inventories/<env> "
+# psql as the app user, through its own service file (on the droplet).
+APP_PSQL = "runuser -u mc -- psql service=mission_control --no-psqlrc -qAt -c"
 
 COMMANDS: dict[str, Run | Skip] = {
     "scripts/up": Skip(
@@ -135,7 +138,13 @@ COMMANDS: dict[str, Run | Skip] = {
         "the scenario's converge (site.yml from a fresh droplet, as root then the admin) and "
         "idempotence steps are this command"
     ),
-    PLAYBOOK + "playbooks/verify.yml": Run(expect=("failed=0",)),
+    # A pending reboot is reported, not failed.
+    PLAYBOOK + "playbooks/verify.yml": Run(
+        before="echo '*** System restart required ***' > /run/reboot-required"
+        " && echo linux-image-test > /run/reboot-required.pkgs",
+        expect=("failed=0", "REBOOT REQUIRED", "linux-image-test"),
+        after="rm /run/reboot-required /run/reboot-required.pkgs",
+    ),
     # The app: a git tag, the list, back to the previous release, forward by id.
     PLAYBOOK + "playbooks/deploy.yml -e app_git_ref=v1.4.2": Run(
         expect=("New release", "@v1.4.2", "failed=0"),
@@ -151,13 +160,18 @@ COMMANDS: dict[str, Run | Skip] = {
     ),
     # The data: migrated by the converge, so each form stops at its pre-flight,
     # but the one that says to replace.
+    # Once switched, PostgreSQL is the truth: what the app wrote since stays.
     PLAYBOOK + "playbooks/migrate.yml -e db_migrate_sqlite_upload=./mission-control.db": Run(
-        expect=("does not run again", "failed=0")
+        before=f'{APP_PSQL} "INSERT INTO tasks (user_id, title)'
+        " SELECT min(id), 'written after the switch' FROM users\"",
+        expect=("does not run again", "failed=0"),
+        after=f"{APP_PSQL} \"SELECT 1 FROM tasks WHERE title = 'written after the switch'\""
+        " | grep -qx 1",
     ),
     # "overwrite a differing target": the app's data changed since the migration.
     PLAYBOOK + "playbooks/migrate.yml -e db_migrate_replace=true": Run(
-        before='runuser -u mc -- psql service=mission_control -qAt -c "UPDATE tasks'
-        " SET title = title || ' (changed)' WHERE id = (SELECT min(id) FROM tasks)\"",
+        before=f"{APP_PSQL} \"UPDATE tasks SET title = title || ' (changed)'"
+        ' WHERE id = (SELECT min(id) FROM tasks)"',
         expect=("verified", "failed=0"),
     ),
     PLAYBOOK

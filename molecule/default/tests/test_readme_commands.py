@@ -80,6 +80,8 @@ def test_the_readme_command_does_what_its_readme_says(host, command, entry):
     else:
         proc = run_on_controller(words, entry)
         rc, output = proc.returncode, proc.stdout + proc.stderr
+    if entry.after:
+        host.run_expect([0], entry.after)
     assert rc == 0, output[-4000:]
     assert "[WARNING]" not in output, output[-4000:]
     for needle in entry.expect:
