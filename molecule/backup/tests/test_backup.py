@@ -583,6 +583,25 @@ def test_the_backup_user_cannot_change_where_root_writes(host):
     assert host.file("/var/lib/mc-backup/state/status.json").user == "mc-backup"
 
 
+def test_root_runs_the_backup_program_as_the_backup_user(host):
+    """Whatever words its arguments hold: only the check-config subcommand stays
+    root's (Ansible's validate hands it a file only root reads)."""
+    copy = "/root/check-config"
+    host.check_output(f"install -m 0600 -o root -g root /etc/mc-backup/config.json {copy}")
+    try:
+        host.run_expect([0], f"mc-backup check-config {copy}")
+        # As the backup user it cannot read a file in root's home: proof it switched.
+        # (The word check-config as --config's value once kept it root's.)
+        for argv, path in (
+            ("--config check-config status", "check-config"),
+            (f"--json --config={copy} status", copy),
+        ):
+            out = host.run(f"cd /root && mc-backup {argv}")
+            assert out.rc == 2 and f"cannot read configuration {path}" in out.stderr, argv
+    finally:
+        host.run(f"rm -f {copy}")
+
+
 def test_a_link_left_under_the_older_layout_stops_the_run(host, tmp_path):
     """An upgraded droplet: the backup user owned its home and the backups'
     folder, and may have left a link where root is about to hand it a folder."""
