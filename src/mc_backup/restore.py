@@ -165,6 +165,9 @@ def restore_in_place(ctx: Context, source: str, selector: str, confirm: str, saf
             source=source,
             backup=label,
             backup_time=manifest["time"],
+            backup_age_hours=round(hours_since(manifest["time"]), 2),
+            # The revision that was live when it was taken: what recover.yml deploys.
+            release=manifest.get("release", "none"),
             restore_seconds=restore_seconds,
             duration_seconds=round(time.monotonic() - started, 3),
             safety_dump=safety_entry,

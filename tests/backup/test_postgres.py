@@ -274,6 +274,8 @@ def test_in_place_restore_needs_the_name_and_brings_back_the_backup_point(
         assert conn.execute("SELECT title FROM tasks WHERE id = 1").fetchone()[0] == "Task 1"
     restore = status(tmp_path)["last_restore"]
     assert restore["result"] == "PASS" and restore["backup"] == point["file"]
+    assert restore["release"] == point["release"] == "r42"
+    assert 0 <= restore["backup_age_hours"] < 1
     assert restore["content_checked"] is True
     safety = Path(restore["safety_dump"]["file"])
     assert safety.parent == tmp_path / "safety"

@@ -1,5 +1,8 @@
-"""Prints the sandbox figures (systemd-analyze security) at the end of the run."""
+"""Runs test_recover.py last (it destroys the droplet and the database); prints
+the sandbox figures (systemd-analyze security) and the recovery's report at the
+end of the run."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -7,6 +10,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "_helpers"))
 
 from exposure import write_table
 
+LAST = "test_recover.py"
+
+
+def pytest_collection_modifyitems(items) -> None:
+    items.sort(key=lambda item: item.path.name == LAST)  # stable: the rest keep their order
+
 
 def pytest_terminal_summary(terminalreporter) -> None:
     write_table(terminalreporter)
+    report = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "recovery-report.txt"
+    if report.exists():
+        terminalreporter.section("recovery (playbooks/recover.yml)")
+        terminalreporter.write(report.read_text())

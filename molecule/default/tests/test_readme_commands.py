@@ -46,6 +46,19 @@ def stand_ins(host):
             subprocess.run([*git, *args], check=True, capture_output=True)
         subprocess.run(["git", "clone", "-q", "--bare", str(work), str(repo)], check=True)
     VALUES.update(git_repo=str(repo), first_release=live_release(host))
+    # offsite-prune.yml from the controller, with the operator's key (prepare.yml's).
+    target = json.loads(subprocess.check_output(["docker", "inspect", "mc-default-offsite"]))
+    address = target[0]["NetworkSettings"]["Networks"]["mc-default-net"]["IPAddress"]
+    VALUES.update(
+        operator_key=str(STATE / "operator_key"),
+        prune_ssh_args=json.dumps(
+            {
+                "backup_offsite_prune_ssh_args": (
+                    f"-o HostName={address} -o HostKeyAlias=mc-default-offsite"
+                )
+            }
+        ),
+    )
     upload = ROOT / "mission-control.db"
     shutil.copy(STATE / "sample.db", upload)
     yield
@@ -86,6 +99,10 @@ def test_the_readme_command_does_what_its_readme_says(host, command, entry):
     assert "[WARNING]" not in output, output[-4000:]
     for needle in entry.expect:
         assert needle.format(**VALUES) in fold(output), (needle, output[-4000:])
+    if command.startswith(PLAYBOOK + "playbooks/backup.yml"):
+        status = json.loads(host.check_output("mc-backup --json status"))
+        VALUES["offsite_snapshot"] = status["last_success"]["snapshot"]
+        assert VALUES["offsite_snapshot"], status
     if command.startswith(PLAYBOOK + "playbooks/deploy.yml"):
         VALUES["git_release"] = live_release(host)
         assert VALUES["git_release"] != VALUES["first_release"]

@@ -5,23 +5,11 @@ import subprocess
 import time
 
 from exposure import assert_exposure_at_most  # conftest.py puts molecule/_helpers on the path
-from stack import DROPLETS, INVENTORY, ROOT, STATE, ansible_playbook
+from platforms import wait_for_systemd
+from stack import DROPLETS, INVENTORY, ROOT, STATE, address, ansible_playbook, through_nginx
 
 testinfra_hosts = DROPLETS
 PSQL = "runuser -u mc -- psql service=mission_control --no-psqlrc -qAt -c"
-
-
-def _ip(name: str) -> str:
-    return subprocess.check_output(
-        [
-            "docker",
-            "inspect",
-            "-f",
-            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-            name,
-        ],
-        text=True,
-    ).strip()
 
 
 def _playbook(name: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -32,7 +20,7 @@ def _playbook(name: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_admin_logs_in_with_the_key_and_root_cannot(host):
-    ip = _ip(host.backend.get_hostname())
+    ip = address(host.backend.get_hostname())
     key = STATE / "admin_ed25519"
     base = [
         "ssh",
@@ -72,28 +60,12 @@ def test_docker_runs_and_firewall_is_on(host):
     assert "Status: active" in host.check_output("ufw status")
 
 
-def _through_nginx(host, method: str, path: str, token: str = "", body: str = "") -> dict:
-    """A request to the droplet's own HTTPS edge, trusting only its certificate."""
-    args = [
-        "curl -sS --fail-with-body -m 10",
-        "--cacert /etc/nginx/tls/mission-control.localhost-selfsigned.crt",
-        "--resolve mission-control.localhost:443:127.0.0.1",
-        f"-X {method}",
-    ]
-    if token:
-        args.append(f"-H 'Authorization: Bearer {token}'")
-    if body:
-        args.append(f"-H 'Content-Type: application/json' --data '{body}'")
-    args.append(f"https://mission-control.localhost{path}")
-    return json.loads(host.check_output(" ".join(args)))
-
-
 def test_app_answers_through_nginx_over_https(host):
-    health = _through_nginx(host, "GET", "/api/health")
+    health = through_nginx(host, "GET", "/api/health")
     assert health["status"] == "ok" and health["database"] == "ok", health
-    token = _through_nginx(host, "POST", "/api/auth/demo")["token"]
-    created = _through_nginx(host, "POST", "/api/tasks", token, '{"title": "from the stack test"}')
-    listed = _through_nginx(host, "GET", "/api/tasks", token)["tasks"]
+    token = through_nginx(host, "POST", "/api/auth/demo")["token"]
+    created = through_nginx(host, "POST", "/api/tasks", token, '{"title": "from the stack test"}')
+    listed = through_nginx(host, "GET", "/api/tasks", token)["tasks"]
     assert created["task"]["id"] in [t["id"] for t in listed]
 
 
@@ -143,30 +115,20 @@ def test_a_backup_records_the_live_release(host):
 
 
 def test_everything_comes_back_after_a_reboot(host):
-    """Last: a halt and a start of the droplet (tmpfs /run and /tmp are new, as
+    """Last of this file: a halt and a start of the droplet (tmpfs /run and /tmp are new, as
     after a reboot); every service comes back by itself, the app is healthy
     through nginx, and the whole verify.yml passes again over SSH."""
     name = host.backend.get_hostname()
     subprocess.run(["docker", "kill", "--signal=SIGRTMIN+3", name], check=True, capture_output=True)
     subprocess.run(["timeout", "120", "docker", "wait", name], check=True, capture_output=True)
     subprocess.run(["docker", "start", name], check=True, capture_output=True)
-    state = ""
-    for _ in range(90):  # systemd's bus comes up a moment after the start
-        state = subprocess.run(
-            ["docker", "exec", name, "systemctl", "is-system-running", "--wait"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        ).stdout.strip()
-        if state in ("running", "degraded"):
-            break
-        time.sleep(2)
+    state = wait_for_systemd(name)
     failed = host.check_output("systemctl list-units --failed --plain --no-legend")
     assert state == "running", failed
     health: dict = {}
     for _ in range(60):
         try:
-            health = _through_nginx(host, "GET", "/api/health")
+            health = through_nginx(host, "GET", "/api/health")
         except (AssertionError, ValueError):
             time.sleep(2)
             continue
