@@ -48,8 +48,24 @@ def playbook(*argv: str, **kwargs) -> subprocess.CompletedProcess[str]:
     return proc
 
 
+def test_a_deploy_of_other_code_than_the_required_revision_stops_before_the_host(host):
+    live = host.check_output("readlink /srv/mission-control/app/current")
+    proc = ansible_playbook(
+        ["-i", INVENTORY, "playbooks/deploy.yml", "-e", "app_required_revision=" + "0" * 40]
+    )
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert f"but app_required_revision is {'0' * 40}" in " ".join(proc.stdout.split())
+    assert "Nothing was changed" in proc.stdout
+    assert host.check_output("readlink /srv/mission-control/app/current") == live
+
+
 def test_recover_rebuilds_the_lost_droplet_and_database_from_offsite(host):
     droplet = host.backend.get_hostname()
+    # The live release came from the README's git tag (test_readme_commands.py):
+    # as for a user who deploys from git, recover.yml fetches that commit.
+    repo = STATE / "readme-app.git"
+    record = json.loads(host.check_output("cat /srv/mission-control/app/current/RELEASE.json"))
+    assert record["source"] == "git" and record["ref"].startswith(f"{repo}@"), record
     playbook("playbooks/backup.yml", "-e", "backup_reason=before-loss")
     taken = json.loads(host.check_output("mc-backup --json status"))["last_success"]
     assert taken["reason"] == "before-loss" and taken["snapshot"], taken
@@ -78,7 +94,10 @@ def test_recover_rebuilds_the_lost_droplet_and_database_from_offsite(host):
     control = STATE / "cp-recover"  # the old droplet's SSH masters died with it
     control.mkdir(exist_ok=True)
     proc = playbook(
-        "playbooks/recover.yml", timeout=2400, ANSIBLE_SSH_CONTROL_PATH_DIR=str(control)
+        "playbooks/recover.yml",
+        *("-e", "app_source=git", "-e", f"app_git_repo={repo}"),
+        timeout=2400,
+        ANSIBLE_SSH_CONTROL_PATH_DIR=str(control),
     )
     report = re.search(r"RECOVERED .*?recovery time\s+(\d+) s", proc.stdout, re.S)
     assert report, proc.stdout[-6000:]
