@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from mc_backup import database
 from mc_backup.context import Context
 from mc_backup.dump import take_dump
 from mc_backup.errors import BackupError, UsageError
+from mc_backup.log import log
 from mc_backup.manifest import remove_leftovers
 from mc_backup.offsite import TAG_BACKUP, TAG_SAFETY, Restic
 from mc_backup.retention import prune
@@ -23,10 +25,16 @@ def check_reason(reason: str) -> None:
 
 
 def run_backup(ctx: Context, reason: str) -> dict:
-    """The status file's last_success entry of the new backup."""
+    """The status file's last_success entry of the new backup; {} when the
+    database has no tables yet, and then nothing is recorded or sent offsite."""
     check_reason(reason)
     cfg = ctx.config
     with ctx.exclusive():
+        if not database.has_tables(cfg):
+            # A new, empty database (a droplet being rebuilt before recover.yml
+            # restores it): its dump would become the newest offsite backup.
+            log("no backup taken: the database has no tables yet; nothing recorded")
+            return {}
         remove_leftovers(Path(cfg.backup_dir))
         remove_leftovers(Path(cfg.safety_dir))
         info = take_dump(ctx, Path(cfg.backup_dir), reason)

@@ -44,6 +44,11 @@ def current_database(cfg: Config) -> str:
         return conn.execute("SELECT current_database()").fetchone()[0]
 
 
+def has_tables(cfg: Config) -> bool:
+    with connect(cfg) as conn:
+        return conn.execute(USER_TABLES).fetchone() is not None
+
+
 def export_snapshot(conn: psycopg.Connection) -> tuple[str, str, str]:
     """(snapshot id, database, server version) of a read-only REPEATABLE READ
     transaction that stays open: pg_dump --snapshot sees what it sees."""

@@ -252,6 +252,23 @@ def test_a_corrupt_dump_fails_the_drill_before_any_restore(
     assert "last_drill" not in status(tmp_path)
 
 
+def test_a_database_without_tables_is_not_backed_up(
+    config: str, app_db, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new, empty database (a droplet being rebuilt): its dump would displace
+    the last real backup as the newest."""
+    with app_db.connect() as conn:
+        conn.execute("DROP SCHEMA audit CASCADE")
+        conn.execute("DROP TABLE tasks, users CASCADE")
+        assert conn.execute(database.USER_TABLES).fetchall() == []
+    assert mc_backup(config, "run", "--reason", "scheduled") == 0
+    assert "no backup taken: the database has no tables yet" in capsys.readouterr().err
+    assert list((tmp_path / "pg").glob("*.dump")) == []
+    state = tmp_path / "state" / "status.json"
+    assert not state.exists() or "last_success" not in status(tmp_path)
+    assert alert_lines(tmp_path) == []
+
+
 def test_in_place_restore_needs_the_name_and_brings_back_the_backup_point(
     config: str, app_db, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
