@@ -2,6 +2,7 @@
 the sandbox figures (systemd-analyze security) and the recovery's report at the
 end of the run."""
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -19,7 +20,13 @@ def pytest_collection_modifyitems(items) -> None:
 
 def pytest_terminal_summary(terminalreporter) -> None:
     write_table(terminalreporter)
-    report = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "recovery-report.txt"
+    report = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "recovery.json"
     if report.exists():
+        figures = json.loads(report.read_text())
         terminalreporter.section("recovery (playbooks/recover.yml)")
-        terminalreporter.write(report.read_text())
+        terminalreporter.write_line("| recovery time (s) | backup age (min) | tables | rows |")
+        terminalreporter.write_line("|---|---|---|---|")
+        terminalreporter.write_line(
+            f"| {figures['recovery_seconds']} | {figures['backup_age_minutes']} "
+            f"| {figures['tables']} | {figures['rows']} |"
+        )
