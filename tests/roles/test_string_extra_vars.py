@@ -128,6 +128,9 @@ def run(tmp_path: Path):
             f"all:\n  children:\n    app:\n      hosts:\n        {HOST}:\n"
             f"          ansible_connection: {connection or 'community.docker.docker'}\n"
             "          ansible_python_interpreter: /usr/bin/python3\n"
+            # Without pipelining (ansible.cfg turns it on) a missing container is
+            # UNREACHABLE; with it, docker exec's error is an ordinary task failure.
+            "          ansible_pipelining: false\n"
         )
         (tmp_path / "typed.json").write_text(json.dumps(typed or {}))
         args = ["-i", str(tmp_path / "hosts.yml"), "-e", f"@{tmp_path / 'typed.json'}"]
