@@ -17,6 +17,8 @@ first run within 1.5 times that apt time.
 
     python3 bench/converge.py             # about 10 minutes; replaces the local stack
     python3 bench/converge.py --top 15    # more of the slowest tasks
+    python3 bench/converge.py --mitogen   # the same with Mitogen's strategy (opt-in:
+                                          # pip install mitogen into the venv first)
 """
 
 from __future__ import annotations
@@ -48,10 +50,27 @@ def in_container(name: str, command: str, **kwargs) -> subprocess.CompletedProce
     return run(["docker", "exec", name, "sh", "-c", command], capture_output=True, **kwargs)
 
 
-def site_run(label: str) -> tuple[float, list[tuple[float, str]], dict]:
+def mitogen_environment() -> dict[str, str]:
+    """The two settings that switch ansible-playbook to Mitogen's strategy."""
+    try:
+        import ansible_mitogen  # optional: only --mitogen needs it
+    except ImportError:
+        sys.exit(
+            "--mitogen: Mitogen is not installed in this Python; "
+            "install it with: .venv/bin/pip install mitogen"
+        )
+    return {
+        "ANSIBLE_STRATEGY_PLUGINS": str(
+            Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
+        ),
+        "ANSIBLE_STRATEGY": "mitogen_linear",
+    }
+
+
+def site_run(label: str, extra_env: dict[str, str]) -> tuple[float, list[tuple[float, str]], dict]:
     """One site.yml run with the JSON callback: wall seconds, task times, recap."""
     log(f"{label}: ansible-playbook -i inventories/local site.yml")
-    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
+    env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", **extra_env}
     start = time.monotonic()
     proc = subprocess.run(
         [
@@ -146,20 +165,26 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--top", type=int, default=8, help="how many of the slowest tasks to list")
+    parser.add_argument(
+        "--mitogen", action="store_true", help="run site.yml with Mitogen's strategy (opt-in)"
+    )
     args = parser.parse_args()
+    extra_env = mitogen_environment() if args.mitogen else {}
 
     log("replacing the local stack with a fresh one (scripts/up --down; scripts/up --stand-ins)")
     run(["scripts/up", "--down"], capture_output=True)
     run(["scripts/up", "--stand-ins"], capture_output=True)
     before = packages(DROPLET)
 
-    first, first_tasks, _ = site_run("first run")
-    second, second_tasks, second_stats = site_run("second run")
+    first, first_tasks, _ = site_run("first run", extra_env)
+    second, second_tasks, second_stats = site_run("second run", extra_env)
     added = packages(DROPLET) - before
     apt = apt_reference(added)
 
     ratio = second / first
     print()
+    if args.mitogen:
+        print("with Mitogen's strategy (mitogen_linear)")
     print(f"{'measure':<44} {'seconds':>8}  {'goal':<28} {'met':<4}")
     print(f"{'-' * 44} {'-' * 8}  {'-' * 28} {'-' * 4}")
     print(
