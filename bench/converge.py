@@ -28,6 +28,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -67,9 +68,29 @@ def mitogen_environment() -> dict[str, str]:
     }
 
 
-def site_run(label: str, extra_env: dict[str, str]) -> tuple[float, list[tuple[float, str]], dict]:
-    """One site.yml run with the JSON callback: wall seconds, task times, recap."""
-    log(f"{label}: ansible-playbook -i inventories/local site.yml")
+# Actions that run on the controller only: no module run on the droplet.
+CONTROLLER_ACTIONS = {
+    "ansible.builtin.assert", "ansible.builtin.debug", "ansible.builtin.fail",
+    "ansible.builtin.set_fact", "ansible.builtin.include_tasks", "ansible.builtin.include_role",
+    "ansible.builtin.import_tasks", "ansible.builtin.validate_argument_spec",
+    "ansible.builtin.meta",
+}  # fmt: skip
+
+FLOOR_PLAYBOOK = """\
+- name: Time one module run on the droplet (over SSH, as the play runs them)
+  hosts: app
+  gather_facts: false
+  become: true
+  tasks:
+    - name: Ping {runs} times
+      ansible.builtin.ping:
+      loop: "{{{{ range({runs}) | list }}}}"
+"""
+
+
+def playbook_run(label: str, playbook: str, extra_env: dict[str, str]) -> tuple[float, dict]:
+    """One ansible-playbook run with the JSON callback: wall seconds and the report."""
+    log(f"{label}: ansible-playbook -i inventories/local {playbook}")
     env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", **extra_env}
     start = time.monotonic()
     proc = subprocess.run(
@@ -77,7 +98,7 @@ def site_run(label: str, extra_env: dict[str, str]) -> tuple[float, list[tuple[f
             str(Path(sys.executable).parent / "ansible-playbook"),
             "-i",
             "inventories/local",
-            "site.yml",
+            playbook,
         ],
         cwd=ROOT,
         env=env,
@@ -95,17 +116,41 @@ def site_run(label: str, extra_env: dict[str, str]) -> tuple[float, list[tuple[f
         )
     if proc.returncode != 0:
         sys.exit(f"{label} failed (rc {proc.returncode}): {json.dumps(report.get('stats'))}")
+    return wall, report
+
+
+def droplet_tasks(report: dict) -> list[tuple[float, str, int]]:
+    """The droplet's tasks, slowest first: seconds, name, module runs on the droplet."""
     tasks = []
     for play in report["plays"]:
         for task in play["tasks"]:
-            if DROPLET_HOST not in task["hosts"]:
-                continue
+            result = task["hosts"].get(DROPLET_HOST)
             span = task["task"].get("duration", {})
-            if "start" in span and "end" in span:
-                seconds = (_when(span["end"]) - _when(span["start"])).total_seconds()
-                tasks.append((seconds, task["task"]["name"]))
+            if result is None or "start" not in span or "end" not in span:
+                continue
+            seconds = (_when(span["end"]) - _when(span["start"])).total_seconds()
+            remote = not result.get("skipped") and result.get("action") not in CONTROLLER_ACTIONS
+            runs = max(1, len(result.get("results", []))) if remote else 0
+            tasks.append((seconds, task["task"]["name"], runs))
+    return sorted(tasks, reverse=True)
+
+
+def site_run(
+    label: str, extra_env: dict[str, str]
+) -> tuple[float, list[tuple[float, str, int]], dict]:
+    """One site.yml run: wall seconds, the droplet's tasks, its recap."""
+    wall, report = playbook_run(label, "site.yml", extra_env)
     log(f"{label}: {wall:.0f} s, {report['stats'][DROPLET_HOST]}")
-    return wall, sorted(tasks, reverse=True), report["stats"][DROPLET_HOST]
+    return wall, droplet_tasks(report), report["stats"][DROPLET_HOST]
+
+
+def module_floor(extra_env: dict[str, str], runs: int = 30) -> float:
+    """Seconds one module run costs at the least: a loop of pings, divided by its length."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", dir=ROOT / ".state") as playbook:
+        playbook.write(FLOOR_PLAYBOOK.format(runs=runs))
+        playbook.flush()
+        _, report = playbook_run("module run floor", playbook.name, extra_env)
+    return droplet_tasks(report)[0][0] / runs
 
 
 def _when(stamp: str) -> datetime:
@@ -174,11 +219,17 @@ def main() -> None:
     log("replacing the local stack with a fresh one (scripts/up --down; scripts/up --stand-ins)")
     run(["scripts/up", "--down"], capture_output=True)
     run(["scripts/up", "--stand-ins"], capture_output=True)
+    if args.mitogen:
+        # Mitogen's SSH does not take OpenSSH's accept-new: pin the new droplet's host key first.
+        keys = run(["ssh-keyscan", "-p", "2222", "127.0.0.1"], capture_output=True).stdout
+        with open(ROOT / ".state" / "local" / "known_hosts", "a") as known_hosts:
+            known_hosts.write(keys)
     before = packages(DROPLET)
 
     first, first_tasks, _ = site_run("first run", extra_env)
     second, second_tasks, second_stats = site_run("second run", extra_env)
     added = packages(DROPLET) - before
+    floor = module_floor(extra_env)
     apt = apt_reference(added)
 
     ratio = second / first
@@ -199,15 +250,20 @@ def main() -> None:
     print(f"{'second / first':<44} {ratio:8.0%}")
     print(f"{'apt: update + install of ' + str(len(added)) + ' packages':<44} {apt:8.0f}")
     print(f"{'first run / apt time':<44} {first / apt:8.1f}x")
+    second_runs = sum(runs for _, _, runs in second_tasks)
+    print(f"{'module runs on the droplet in the second run':<44} {second_runs:8d}")
+    print(f"{'one module run at the least (a ping loop)':<44} {floor:8.2f}")
+    floor_total = "  times the second run's module runs"
+    print(f"{floor_total:<44} {floor * second_runs:8.0f}")
     for label, tasks, total in (
         ("first run", first_tasks, first),
         ("second run", second_tasks, second),
     ):
         print(
             f"\nslowest tasks of the {label} (of {len(tasks)}; "
-            f"they sum to {sum(t for t, _ in tasks):.0f} s of {total:.0f} s)"
+            f"they sum to {sum(t for t, _, _ in tasks):.0f} s of {total:.0f} s)"
         )
-        for seconds, name in tasks[: args.top]:
+        for seconds, name, _ in tasks[: args.top]:
             print(f"  {seconds:6.1f}  {name}")
 
 
