@@ -17,10 +17,12 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Readers see the old file or the new one, never half of it."""
+def write_json_atomic(path: Path, data: dict, mode: int | None = None) -> None:
+    """Readers see the old file or the new one, never half of it. mode: else the umask's."""
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w") as fh:
+        if mode is not None:
+            os.fchmod(fh.fileno(), mode)
         json.dump(data, fh, indent=2, sort_keys=True)
         fh.write("\n")
         fh.flush()

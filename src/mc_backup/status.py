@@ -1,5 +1,6 @@
 """The status file (state_dir/status.json): the last good backup, offsite copy,
-drill, check, restore and failure; and the table `mc-backup status` prints."""
+drill, check, restore and failure; and the table `mc-backup status` prints.
+Readable by everyone (mc-monitor's backup checks): it holds no secret."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ class StatusFile:
     def update(self, **changes: object) -> dict:
         status = self.load()
         status.update(changes)
-        write_json_atomic(self.path, status)
+        write_json_atomic(self.path, status, mode=0o644)
         return status
 
 

@@ -562,9 +562,9 @@ def test_secrets_are_private(host):
 
 def test_the_backup_user_cannot_change_where_root_writes(host):
     for path, owner, mode in (
-        ("/var/lib/mc-backup", "root", 0o750),
+        ("/var/lib/mc-backup", "root", 0o751),
         ("/var/lib/mc-backup/.ssh", "root", 0o750),
-        ("/var/lib/mc-backup/state", "mc-backup", 0o750),
+        ("/var/lib/mc-backup/state", "mc-backup", 0o751),
         ("/var/backups/mission-control", "root", 0o750),
         (BACKUP_DIR, "mc-backup", 0o750),
     ):
@@ -579,8 +579,13 @@ def test_the_backup_user_cannot_change_where_root_writes(host):
     ):
         out = host.run(AS_BACKUP + attempt)
         assert out.rc != 0 and "Permission denied" in out.stderr, attempt
-    # What the backup program writes, it writes in state/.
-    assert host.file("/var/lib/mc-backup/state/status.json").user == "mc-backup"
+    # What the backup program writes, it writes in state/; its status is everyone's
+    # to read (mc-monitor), nothing else there is.
+    status = host.file("/var/lib/mc-backup/state/status.json")
+    assert (status.user, status.mode) == ("mc-backup", 0o644)
+    listing = host.run("runuser -u nobody -- ls /var/lib/mc-backup/state")
+    assert listing.rc != 0 and "Permission denied" in listing.stderr
+    assert host.run("runuser -u nobody -- cat /var/lib/mc-backup/state/status.json").rc == 0
 
 
 def test_root_runs_the_backup_program_as_the_backup_user(host):
