@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,13 @@ def test_the_error_names_count_and_content_differences_apart() -> None:
     old = _outcome("drill", {"tables": manifest["tables"]}, {"public.a": 3, "public.b": 2}, {})
     assert old["result"] == "PASS" and old["content_checked"] is False
     assert "error" not in old
+
+
+def test_the_status_file_is_everyones_to_read_whatever_the_umask(tmp_path: Path) -> None:
+    """mc-monitor reads it as another user; the backup units run with UMask=0027."""
+    old = os.umask(0o027)
+    try:
+        StatusFile(tmp_path / "status.json").update(last_check={"result": "ok"})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "status.json").stat().st_mode & 0o777 == 0o644
