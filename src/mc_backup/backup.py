@@ -42,7 +42,9 @@ def run_backup(ctx: Context, reason: str) -> dict:
         entry["tables"] = len(info["tables"])
         entry["rows"] = sum(info["tables"].values())
         entry["snapshot"] = ""
-        ctx.status.update(last_success=entry)
+        # first_success: since when a restore drill is due (mc-monitor's drill check).
+        first = ctx.status.load().get("first_success") or info["time"]
+        ctx.status.update(last_success=entry, first_success=first)
         offsite_error = None
         if cfg.offsite:
             try:

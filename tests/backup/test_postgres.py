@@ -112,6 +112,8 @@ def test_a_failed_pg_dump_is_never_recorded_and_the_next_run_cleans_up(
     names = [p.name for p in (tmp_path / "pg").iterdir()]
     assert not [n for n in names if n.endswith(".tmp") or "20250101" in n]
     assert status(tmp_path)["last_success"]["reason"] == "after-kill"
+    # The first good backup's time stays (mc-monitor: a drill is due from then).
+    assert status(tmp_path)["first_success"] == "2025-03-03T10:00:00Z"
 
 
 def test_an_unreachable_database_fails_alerts_once_and_keeps_the_last_good_backup(
