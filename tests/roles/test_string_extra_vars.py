@@ -33,6 +33,7 @@ ROLES = [
     "db_migrate",
     "db_standin",
     "docker",
+    "monitoring",
     "nginx",
     "nodejs",
     "postgresql_client",

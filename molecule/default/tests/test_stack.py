@@ -84,6 +84,7 @@ def test_every_unit_of_the_stack_is_sandboxed(host):
         ("mc-backup@scheduled.service", 3.5),
         ("mc-backup-drill.service", 3.5),
         ("mc-backup-check.service", 3.5),
+        ("mc-monitor.service", 3.5),
     ):
         assert_exposure_at_most(host, unit, ceiling)
 
