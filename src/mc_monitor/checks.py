@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mc_monitor import probe_backup, probe_http, probe_system
+from mc_monitor import probe_backup, probe_database, probe_http, probe_system
 from mc_monitor.config import Config
 from mc_monitor.describe import failure
 from mc_monitor.model import Result
@@ -14,6 +14,7 @@ Probe = Callable[[dict, float], list[Result]]
 PROBES: dict[str, Probe] = {
     "app_edge": probe_http.app_edge,
     "app_direct": probe_http.app_direct,
+    "database": probe_database.database,
     "backup": probe_backup.backup,
     "certificate": probe_system.certificate,
     "disk": probe_system.disk,

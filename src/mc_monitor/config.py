@@ -119,6 +119,12 @@ CHECKS: dict[str, dict[str, Key]] = {
         "max_ms": number(1, 60000, 1000),
     },
     "app_direct": {"url": url("http"), "max_ms": number(1, 60000, 1000)},
+    "database": {
+        "host": text(),
+        "port": number(1, 65535, 5432),
+        "ca_file": path(),
+        "max_ms": number(1, 60000, 1000),
+    },
     "backup": {
         "status_file": path("/var/lib/mc-backup/state/status.json"),
         "max_age_hours": number(1, 8760, 26),

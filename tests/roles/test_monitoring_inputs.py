@@ -18,6 +18,7 @@ SECRET_URL = "hooks.example.net/T0kenInTheUrl"
         ("monitoring_memory_max_percent", 0, "between 1 and 100"),
         ("monitoring_disk_paths", ["var/lib"], "absolute folders (got ['var/lib'])"),
         ("monitoring_backup_status_file", "status.json", 'empty or absolute\n(got "status.json")'),
+        ("monitoring_database_host", "db.example", 'ca_file an absolute path on the host (got "")'),
     ],
 )
 def test_bad_values_are_rejected_naming_the_variable(run_role, var, value, shown):

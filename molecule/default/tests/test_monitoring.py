@@ -75,7 +75,7 @@ def test_mc_status_says_how_everything_is_over_ssh(host):
     screen = subprocess.run(
         [*ssh, "sudo", "mc-status"], capture_output=True, text=True, timeout=60
     ).stdout
-    for check in ("app_direct", "app_edge", "certificate", "memory", "disk:/"):
+    for check in ("app_direct", "app_edge", "database", "certificate", "memory", "disk:/"):
         assert check in screen, screen
     as_json = subprocess.run(
         [*ssh, "sudo", "mc-status", "--json"], capture_output=True, text=True, timeout=60
@@ -83,6 +83,9 @@ def test_mc_status_says_how_everything_is_over_ssh(host):
     assert as_json.returncode in (0, 1), as_json.stderr  # 1: some check is failing
     state = json.loads(as_json.stdout)
     assert state["checks"]["app_direct"]["ok"] is True, state
+    # The managed database's stand-in, over TLS verified against its CA, without a password.
+    database = state["checks"]["database"]
+    assert database["ok"] is True and "mc-default-db:25060: TLS verified" in database["summary"]
 
 
 def test_the_webhook_token_reaches_no_log(host):
